@@ -1,0 +1,182 @@
+// Package imageset lists the images a command should read: every image file
+// under a folder, or the paths named by a manifest.
+package imageset
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Item is one image to read.
+type Item struct {
+	Path string // the name recorded in outputs: as written in the manifest, or relative to the folder with forward slashes
+	File string // where to open it on this machine
+}
+
+// Extensions are the file name endings a folder walk picks up, in lower case.
+var Extensions = []string{".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
+
+// IsImageName reports whether a file name has one of Extensions, in any case.
+func IsImageName(name string) bool {
+	ext := strings.ToLower(filepath.Ext(name))
+	for _, e := range Extensions {
+		if ext == e {
+			return true
+		}
+	}
+	return false
+}
+
+// List returns the items of source, which is a folder (walked recursively) or
+// a manifest file: plain text with one path per line, or a CSV whose header
+// has a "path" column. Relative manifest paths are relative to the manifest's
+// folder. Folder items are sorted so runs and outputs are reproducible.
+func List(source string) ([]Item, error) {
+	st, err := os.Stat(source)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return walk(source)
+	}
+	f, err := os.Open(source)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadManifest(f, filepath.Dir(source), source)
+}
+
+func walk(root string) ([]Item, error) {
+	var items []Item
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			// An unreadable sub-folder must not hide the rest of the tree, but
+			// it must not pass silently either: the caller reports it.
+			if p != root {
+				items = append(items, Item{Path: rel(root, p), File: p})
+				if d != nil && d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			if p != root && strings.HasPrefix(d.Name(), ".") {
+				return fs.SkipDir // .git, .thumbnails, and our own .parts folders
+			}
+			return nil
+		}
+		if IsImageName(d.Name()) {
+			items = append(items, Item{Path: rel(root, p), File: p})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].Path < items[j].Path })
+	return items, nil
+}
+
+func rel(root, p string) string {
+	r, err := filepath.Rel(root, p)
+	if err != nil {
+		return filepath.ToSlash(p)
+	}
+	return filepath.ToSlash(r)
+}
+
+// ReadManifest parses a manifest. base resolves relative paths; name is used
+// in error messages.
+func ReadManifest(r io.Reader, base, name string) ([]Item, error) {
+	br := bufio.NewReader(r)
+	first, err := br.Peek(4096)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, err
+	}
+	header, _, _ := strings.Cut(string(first), "\n")
+	header = strings.TrimSpace(strings.TrimPrefix(header, "\ufeff"))
+	if isCSVHeader(header) || strings.EqualFold(filepath.Ext(name), ".csv") {
+		return readCSV(br, base, name)
+	}
+	var items []Item
+	sc := bufio.NewScanner(br)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		p := strings.TrimSpace(sc.Text())
+		if line == 1 {
+			p = strings.TrimPrefix(p, "\ufeff")
+		}
+		if p == "" || strings.HasPrefix(p, "#") {
+			continue
+		}
+		items = append(items, Item{Path: p, File: resolve(base, p)})
+	}
+	return items, sc.Err()
+}
+
+func isCSVHeader(h string) bool {
+	for _, f := range strings.Split(h, ",") {
+		if strings.EqualFold(strings.Trim(strings.TrimSpace(f), `"`), "path") {
+			return strings.Contains(h, ",") || strings.EqualFold(strings.Trim(h, `"`), "path")
+		}
+	}
+	return false
+}
+
+func readCSV(r io.Reader, base, name string) ([]Item, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	head, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading CSV header: %w", name, err)
+	}
+	col := -1
+	for i, h := range head {
+		if strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")), "path") {
+			col = i
+			break
+		}
+	}
+	if col < 0 {
+		return nil, fmt.Errorf("%s: the CSV header has no \"path\" column (found: %s)", name, strings.Join(head, ", "))
+	}
+	var items []Item
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if col >= len(rec) {
+			line, _ := cr.FieldPos(0)
+			return nil, fmt.Errorf("%s:%d: no value in the path column", name, line)
+		}
+		p := strings.TrimSpace(rec[col])
+		if p == "" {
+			continue
+		}
+		items = append(items, Item{Path: p, File: resolve(base, p)})
+	}
+	return items, nil
+}
+
+func resolve(base, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(base, filepath.FromSlash(p))
+}

@@ -1,0 +1,93 @@
+package imageset
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func touch(t *testing.T, root string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		p := filepath.Join(root, filepath.FromSlash(n))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func paths(items []Item) []string {
+	var out []string
+	for _, it := range items {
+		out = append(out, it.Path)
+	}
+	return out
+}
+
+func TestWalkPicksImagesInAnyCaseRecursively(t *testing.T) {
+	root := t.TempDir()
+	touch(t, root, "b.JPG", "a.png", "sub/c.jpeg", "sub/deep/d.TIFF", "sub/e.webp", "f.gif", "g.bmp", "h.tif",
+		"notes.txt", "sub/model.onnx", ".hidden/x.jpg", "noext")
+	items, err := List(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a.png", "b.JPG", "f.gif", "g.bmp", "h.tif", "sub/c.jpeg", "sub/deep/d.TIFF", "sub/e.webp"}
+	if got := paths(items); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v\nwant %v", got, want)
+	}
+	for _, it := range items {
+		if it.File != filepath.Join(root, filepath.FromSlash(it.Path)) {
+			t.Errorf("%s: file %s", it.Path, it.File)
+		}
+	}
+}
+
+func TestTextManifestResolvesRelativeToItself(t *testing.T) {
+	dir := t.TempDir()
+	m := filepath.Join(dir, "list.txt")
+	content := "\ufeffimgs/a.jpg\n\n# comment\n  /abs/b.png  \nc d.jpg\n"
+	if err := os.WriteFile(m, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	items, err := List(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Item{{"imgs/a.jpg", filepath.Join(dir, "imgs/a.jpg")}, {"/abs/b.png", "/abs/b.png"}, {"c d.jpg", filepath.Join(dir, "c d.jpg")}}
+	if !reflect.DeepEqual(items, want) {
+		t.Fatalf("got %v\nwant %v", items, want)
+	}
+}
+
+func TestCSVManifestUsesPathColumn(t *testing.T) {
+	dir := t.TempDir()
+	m := filepath.Join(dir, "labels.csv")
+	content := "label,Path\nknot,\"a,b.jpg\"\nclear,x/y.png\n"
+	if err := os.WriteFile(m, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	items, err := List(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := paths(items); !reflect.DeepEqual(got, []string{"a,b.jpg", "x/y.png"}) {
+		t.Fatalf("got %v", got)
+	}
+	bad := filepath.Join(dir, "bad.csv")
+	os.WriteFile(bad, []byte("file,label\na.jpg,x\n"), 0o644)
+	if _, err := List(bad); err == nil || !strings.Contains(err.Error(), `"path"`) {
+		t.Fatalf("CSV without path column: %v", err)
+	}
+}
+
+func TestMissingSource(t *testing.T) {
+	if _, err := List(filepath.Join(t.TempDir(), "nope")); err == nil {
+		t.Fatal("want an error")
+	}
+}
