@@ -1,0 +1,44 @@
+# winnow's build. `make demo` and `make test` work on a fresh machine: `deps`
+# fetches what they need (ONNX Runtime from npm, pinned and checksummed).
+GO      ?= go
+DEPS    := .deps
+ORT_LIB := $(DEPS)/onnxruntime/libonnxruntime.so.1
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all deps build test bench demo clean
+
+all: build
+
+deps: $(ORT_LIB) $(DEPS)/apt.ok
+
+$(ORT_LIB): scripts/fetch-ort.sh
+	scripts/fetch-ort.sh $(DEPS)/onnxruntime
+
+# Debian packages: libjpeg-turbo's headers (JPEG decoding at a reduced DCT
+# scale) and Fashion-MNIST (real labelled images for tests and benchmarks).
+$(DEPS)/apt.ok: scripts/apt-need.sh
+	scripts/apt-need.sh libjpeg62-turbo-dev:/usr/include/jpeglib.h \
+		dataset-fashion-mnist:/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+	@mkdir -p $(DEPS) && touch $@
+
+build: deps
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/winnow ./cmd/winnow
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+demo: build
+	@rm -rf demo-out && mkdir -p demo-out
+	bin/winnow featurize testdata/images -o demo-out/features.parquet \
+		--model testdata/models/tiny.onnx --errors demo-out/errors.jsonl
+	bin/winnow features info demo-out/features.parquet
+	@echo "skipped files, as reported in demo-out/errors.jsonl:"
+	@cut -c1-150 demo-out/errors.jsonl
+
+clean:
+	rm -rf bin demo-out

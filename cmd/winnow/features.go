@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/winnowml/winnow/internal/featstore"
+)
+
+func newFeaturesCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "features",
+		Short: "Inspect and convert feature files",
+	}
+	var out string
+	export := &cobra.Command{
+		Use:   "export FEATURES.parquet -o OUT.csv",
+		Short: "Write features as CSV (path,f0,...,f{D-1}) for R and spreadsheets",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return featstore.ExportCSV(args[0], cmd.OutOrStdout())
+			}
+			f, err := os.Create(out)
+			if err != nil {
+				return err
+			}
+			w := bufio.NewWriterSize(f, 1<<20)
+			if err := featstore.ExportCSV(args[0], w); err != nil {
+				f.Close()
+				os.Remove(out)
+				return err
+			}
+			if err := w.Flush(); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		},
+	}
+	export.Flags().StringVarP(&out, "output", "o", "", "CSV file to write (default: standard output)")
+	info := &cobra.Command{
+		Use:   "info FEATURES.parquet",
+		Short: "Show a feature file's backbone, preprocessing, dimension and row count",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := featstore.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			m := r.Meta()
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "rows:        %d\n", r.NumRows())
+			fmt.Fprintf(w, "dimension:   %d\n", m.Dim)
+			fmt.Fprintf(w, "backbone:    %s (sha256 %s)\n", m.Backbone, m.BackboneSHA256)
+			fmt.Fprintf(w, "preprocess:  %s\n", m.Preprocess)
+			fmt.Fprintf(w, "written by:  winnow %s\n", m.Version)
+			return nil
+		},
+	}
+	cmd.AddCommand(export, info)
+	return cmd
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/winnowml/winnow/internal/backbone"
+	"github.com/winnowml/winnow/internal/featurize"
+	"github.com/winnowml/winnow/internal/imageio"
+	"github.com/winnowml/winnow/internal/imageset"
+	"github.com/winnowml/winnow/internal/progress"
+)
+
+type featurizeFlags struct {
+	out, model, resize, errors string
+	batch, threads, workers    int
+	checkpointRows             int
+	maxPixels                  int64
+	strict, quiet              bool
+
+	// Spec fields, for models without a sidecar or to override it.
+	inputName, outputName, layout, size, channels string
+	scale                                         float32
+	mean, std                                     []float32
+}
+
+func newFeaturizeCmd(g *globals) *cobra.Command {
+	f := &featurizeFlags{}
+	cmd := &cobra.Command{
+		Use:   "featurize SOURCE -o OUT.parquet --model MODEL.onnx",
+		Short: "Turn images into feature vectors with a pretrained backbone",
+		Long: `featurize runs every image of SOURCE through a backbone and writes one row per
+image to a Parquet file: path, sha256, width, height, features (float32 list).
+
+SOURCE is a folder (searched recursively for .jpg .jpeg .png .gif .bmp .tif
+.tiff .webp, in any case) or a manifest: a text file with one path per line, or
+a CSV with a "path" column. Relative manifest paths are relative to the manifest.
+
+MODEL is an ONNX file. Its preprocessing comes from the sidecar MODEL.onnx.json:
+  {"name":"resnet18","input":{"name":"input","layout":"NCHW","size":[224,224],
+   "channels":"RGB","scale":255,"mean":[0.485,0.456,0.406],
+   "std":[0.229,0.224,0.225]},"output":"features"}
+(a pixel v becomes (v/scale - mean)/std; size is [height, width]), or from the
+flags --layout --size --channels --scale --mean --std --input-name --output-name,
+which also override the sidecar.
+
+Bad files (empty, truncated, not an image, unsupported, unreadable, larger than
+--max-pixels) are skipped and reported, never fatal. Identical files are computed
+once. Rerunning with the same OUT resumes: paths already there with the same
+sha256 are skipped, and a killed run loses at most its last few seconds.`,
+		Example: `  winnow featurize photos/ -o features.parquet --model resnet18.onnx
+  winnow featurize list.csv -o features.parquet --model m.onnx --errors bad.jsonl --resize crop`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runFeaturize(cmd, g, f, args[0]) },
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.out, "output", "o", "", "Parquet file to write (required); an existing one is resumed")
+	fl.StringVar(&f.model, "model", "", "ONNX backbone file (required), with its sidecar MODEL.onnx.json")
+	fl.IntVar(&f.batch, "batch", 32, "images per inference call")
+	fl.IntVar(&f.threads, "threads", runtime.NumCPU(), "ONNX Runtime intra-op threads")
+	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "image decoding goroutines")
+	fl.StringVar(&f.resize, "resize", "pad", "fit images to the model input: pad (keep aspect, pad with the mean colour), crop (centre crop), stretch")
+	fl.StringVar(&f.errors, "errors", "", "write skipped files as JSON lines {\"path\",\"error\",\"kind\"} to this file (default: stderr)")
+	fl.BoolVar(&f.strict, "strict", false, "exit with status 1 if any file was skipped")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output (the final summary is still printed)")
+	fl.IntVar(&f.checkpointRows, "checkpoint-rows", 4096, "make progress durable every this many rows (and every 30 s)")
+	fl.Int64Var(&f.maxPixels, "max-pixels", 100_000_000, "skip images whose header claims more pixels than this")
+	fl.StringVar(&f.inputName, "input-name", "", "graph input to feed (sidecar input.name)")
+	fl.StringVar(&f.outputName, "output-name", "", "graph output to use as features (sidecar output)")
+	fl.StringVar(&f.layout, "layout", "", "input layout: NCHW or NHWC (sidecar input.layout)")
+	fl.StringVar(&f.size, "size", "", "input size HxW, e.g. 224x224 (sidecar input.size)")
+	fl.StringVar(&f.channels, "channels", "", "RGB, BGR or L (sidecar input.channels)")
+	fl.Float32Var(&f.scale, "scale", 0, "divide 0..255 pixels by this before mean/std, e.g. 255 (sidecar input.scale)")
+	fl.Float32SliceVar(&f.mean, "mean", nil, "per-channel mean after scaling, e.g. 0.485,0.456,0.406")
+	fl.Float32SliceVar(&f.std, "std", nil, "per-channel standard deviation, e.g. 0.229,0.224,0.225")
+	return cmd
+}
+
+// spec assembles the backbone spec: sidecar first, then any flag given.
+func (f *featurizeFlags) spec(cmd *cobra.Command) (backbone.Spec, error) {
+	spec, _, err := backbone.LoadSidecar(f.model)
+	if err != nil {
+		return spec, err
+	}
+	set := cmd.Flags().Changed
+	if set("input-name") {
+		spec.Input.Name = f.inputName
+	}
+	if set("output-name") {
+		spec.Output = f.outputName
+	}
+	if set("layout") {
+		spec.Input.Layout = f.layout
+	}
+	if set("size") {
+		h, w, ok := strings.Cut(strings.ToLower(f.size), "x")
+		hi, err1 := strconv.Atoi(h)
+		wi, err2 := strconv.Atoi(w)
+		if !ok || err1 != nil || err2 != nil {
+			return spec, fmt.Errorf("--size %q: want HEIGHTxWIDTH, e.g. 224x224", f.size)
+		}
+		spec.Input.Size = []int{hi, wi}
+	}
+	if set("channels") {
+		spec.Input.Channels = f.channels
+	}
+	if set("scale") {
+		spec.Input.Scale = f.scale
+	}
+	if set("mean") {
+		spec.Input.Mean = f.mean
+	}
+	if set("std") {
+		spec.Input.Std = f.std
+	}
+	if err := spec.Validate(); err != nil {
+		if _, statErr := os.Stat(backbone.SidecarPath(f.model)); statErr != nil {
+			return spec, fmt.Errorf("%w\n(no sidecar %s: write one, or give the flags)", err, backbone.SidecarPath(f.model))
+		}
+		return spec, err
+	}
+	return spec, nil
+}
+
+func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source string) error {
+	if f.out == "" {
+		return fmt.Errorf("featurize: -o OUT.parquet is required")
+	}
+	if f.model == "" {
+		return fmt.Errorf("featurize: --model MODEL.onnx is required")
+	}
+	mode, err := imageio.ParseResizeMode(f.resize)
+	if err != nil {
+		return err
+	}
+	spec, err := f.spec(cmd)
+	if err != nil {
+		return err
+	}
+	items, err := imageset.List(source)
+	if err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		return fmt.Errorf("featurize: no images in %s (looked for %s)", source, strings.Join(imageset.Extensions, " "))
+	}
+	if err := backbone.Init(g.ortLib); err != nil {
+		return err
+	}
+	model, err := backbone.Open(f.model, spec, backbone.Options{Threads: f.threads})
+	if err != nil {
+		return err
+	}
+	defer model.Close()
+
+	stderr := cmd.ErrOrStderr()
+	var errw io.Writer = &stderrErrors{w: stderr}
+	if f.errors != "" {
+		ef, err := os.Create(f.errors)
+		if err != nil {
+			return err
+		}
+		defer ef.Close()
+		bw := bufio.NewWriter(ef)
+		defer bw.Flush()
+		errw = bw
+	}
+	pmode := progress.Auto
+	if f.quiet {
+		pmode = progress.Quiet
+	}
+	sum, runErr := featurize.Run(cmd.Context(), items, f.out, featurize.Config{
+		Model: model, Resize: mode, Batch: f.batch, Workers: f.workers, MaxPixels: f.maxPixels,
+		ChunkRows: f.checkpointRows, Errors: errw, Log: stderr, Progress: pmode, Version: version,
+	})
+	fmt.Fprintf(stderr, "featurize: %s\n", sum)
+	if sum.Repeated > 0 {
+		fmt.Fprintf(stderr, "featurize: %d paths were listed more than once; each got one row\n", sum.Repeated)
+	}
+	if runErr != nil {
+		if cmd.Context().Err() != nil {
+			return fmt.Errorf("interrupted; finished chunks are kept in %s, run the same command again to resume", featurize.PartsDir(f.out))
+		}
+		return runErr
+	}
+	if sum.Failed > 0 && f.errors != "" {
+		fmt.Fprintf(stderr, "featurize: %d skipped files are listed in %s\n", sum.Failed, f.errors)
+	}
+	fmt.Fprintf(stderr, "featurize: wrote %s (%s, %d features per image)\n", f.out, model.Spec.Name, model.Dim())
+	switch {
+	case sum.Succeeded() == 0:
+		return exitError{code: 1, msg: "no image could be featurized"}
+	case f.strict && sum.Failed > 0:
+		return exitError{code: 1, msg: fmt.Sprintf("--strict: %d files were skipped", sum.Failed)}
+	}
+	return nil
+}
+
+// stderrErrors turns the JSON error records into readable lines when no
+// --errors file was given.
+type stderrErrors struct{ w io.Writer }
+
+func (s *stderrErrors) Write(p []byte) (int, error) {
+	var rec struct{ Path, Error string }
+	if json.Unmarshal(p, &rec) != nil {
+		return s.w.Write(p)
+	}
+	fmt.Fprintf(s.w, "\rskipped %s: %s\x1b[K\n", rec.Path, rec.Error)
+	return len(p), nil
+}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/winnowml/winnow/internal/backbone"
+)
+
+// version is set at build time: go build -ldflags "-X main.version=..."
+var version = "dev"
+
+// globals are the flags every subcommand understands.
+type globals struct {
+	ortLib string
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "winnow",
+		Short: "Build an image classifier from a few hundred labels",
+		Long: `winnow turns images into feature vectors with a pretrained CNN (any ONNX
+backbone, run by ONNX Runtime), trains a regularised linear classifier on them,
+and picks the images whose labels would help most.
+
+Typical start:
+  winnow featurize photos/ -o features.parquet --model resnet18.onnx`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.ortLib, "ort-lib", "",
+		"path to ONNX Runtime's "+backbone.LibName+" (default: $"+backbone.EnvLib+", next to winnow, the .deps folder of a checkout, system paths)")
+	root.AddCommand(newFeaturizeCmd(g), newFeaturesCmd(), newVersionCmd(g))
+	return root
+}

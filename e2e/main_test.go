@@ -1,0 +1,53 @@
+// Package e2e runs the winnow binary as a user would: built once, driven by
+// its command line, killed mid-run, its files read back.
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+var winnow string // path of the binary under test
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "winnow-e2e")
+	if err != nil {
+		panic(err)
+	}
+	winnow = filepath.Join(dir, "winnow")
+	build := exec.Command("go", "build", "-o", winnow, "../cmd/winnow")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building winnow:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func repo(rel string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", rel)
+}
+
+// run executes winnow and returns stdout, stderr and the exit code.
+func run(t testing.TB, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(winnow, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("winnow %v: %v", args, err)
+	}
+	return stdout.String(), stderr.String(), code
+}

@@ -1,0 +1,674 @@
+// Package featurize turns a set of images into a feature file: it reads and
+// hashes each file, decodes and resizes it on a pool of workers, runs the
+// backbone on batches, and writes rows as it goes.
+//
+// Progress is made durable in chunks: rows go to complete Parquet files in
+// OUT.parts/ (each written to a temporary name and renamed), and at the end
+// OUT and the chunks are merged into a new OUT the same way. A run killed at
+// any moment therefore leaves OUT as it was plus whole chunks, and the next
+// run skips every path already in either, so each image ends up exactly once.
+package featurize
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/winnowml/winnow/internal/backbone"
+	"github.com/winnowml/winnow/internal/featstore"
+	"github.com/winnowml/winnow/internal/imageio"
+	"github.com/winnowml/winnow/internal/imageset"
+	"github.com/winnowml/winnow/internal/progress"
+)
+
+// Config holds everything a run needs besides its inputs and output.
+type Config struct {
+	Model     *backbone.Model
+	Resize    imageio.ResizeMode
+	Batch     int   // images per inference call
+	Workers   int   // decoding goroutines
+	MaxPixels int64 // reject images whose header claims more pixels
+	MaxBytes  int64 // reject files larger than this without reading them
+
+	ChunkRows  int           // rows per durable chunk
+	ChunkEvery time.Duration // and at least this often
+
+	Errors   io.Writer // JSON lines {"path","error","kind"}; nil discards
+	Log      io.Writer // progress and notes; nil discards
+	Progress progress.Mode
+	Version  string
+}
+
+// Summary counts what happened to every listed path.
+type Summary struct {
+	Listed     int     // paths in the source (after dropping repeats)
+	Repeated   int     // paths listed more than once, ignored after the first
+	OK         int     // images featurized by this run
+	Resumed    int     // already in OUT with the same sha256: skipped
+	Duplicates int     // identical to another file (same sha256): features reused
+	Failed     int     // reported in the errors file
+	Seconds    float64 // wall time
+}
+
+// Succeeded is the number of paths that have a row in OUT after the run.
+func (s Summary) Succeeded() int { return s.OK + s.Resumed + s.Duplicates }
+
+func (s Summary) String() string {
+	rate := 0.0
+	if s.Seconds > 0 {
+		rate = float64(s.OK) / s.Seconds
+	}
+	return fmt.Sprintf("ok %d, skipped %d (already in output), duplicates %d, failed %d, %.1f s, %.1f images/s",
+		s.OK, s.Resumed, s.Duplicates, s.Failed, s.Seconds, rate)
+}
+
+// PartsDir is where a run keeps its durable chunks until the final merge.
+func PartsDir(out string) string { return out + ".parts" }
+
+// Preprocess is the preprocessing description stored with the features.
+func Preprocess(m *backbone.Model, mode imageio.ResizeMode) string {
+	return m.Spec.Describe(mode.String())
+}
+
+// Meta is the metadata of the feature file this configuration produces.
+func (c *Config) Meta() featstore.Meta {
+	return featstore.Meta{Backbone: c.Model.Spec.Name, BackboneSHA256: c.Model.SHA256,
+		Dim: c.Model.Dim(), Preprocess: Preprocess(c.Model, c.Resize), Version: c.Version}
+}
+
+func (c *Config) defaults() {
+	if c.Batch <= 0 {
+		c.Batch = 32
+	}
+	if mb := c.Model.MaxBatch(); mb > 0 && c.Batch > mb {
+		c.Batch = mb
+	}
+	if c.Workers <= 0 {
+		c.Workers = 2
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = 1 << 30
+	}
+	if c.ChunkRows <= 0 {
+		c.ChunkRows = 4096
+	}
+	if c.ChunkEvery <= 0 {
+		c.ChunkEvery = 30 * time.Second
+	}
+	if c.Errors == nil {
+		c.Errors = io.Discard
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+}
+
+// decoded is one image ready for the backbone.
+type decoded struct {
+	item   imageset.Item
+	sha    string
+	w, h   int32
+	tensor []float32
+}
+
+// Run featurizes items into out. It returns the counts even with an error, so
+// an interrupted run can still say how far it got.
+func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Summary, error) {
+	cfg.defaults()
+	start := time.Now()
+	var sum Summary
+	items, sum.Repeated = dropRepeats(items)
+	sum.Listed = len(items)
+
+	if cfg.Model.Dim() == 0 {
+		// The graph leaves the feature size dynamic; one blank image tells us,
+		// and the file's metadata needs it before the first row.
+		if _, err := cfg.Model.Run(nil, make([]float32, cfg.Model.InputLen()), 1); err != nil {
+			return sum, err
+		}
+	}
+	meta := cfg.Meta()
+
+	parts := PartsDir(out)
+	if err := os.MkdirAll(parts, 0o755); err != nil {
+		return sum, err
+	}
+	previous, err := previousFiles(out, parts)
+	if err != nil {
+		return sum, err
+	}
+	st := newState()
+	for _, f := range previous {
+		if err := st.loadPrevious(f, meta); err != nil {
+			return sum, err
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	bar := progress.New(cfg.Log, cfg.Progress, "featurize", len(items))
+	defer bar.Finish()
+
+	chunks := &chunker{dir: parts, meta: meta, every: cfg.ChunkEvery, rows: cfg.ChunkRows, next: nextChunk(previous)}
+	work := make(chan imageset.Item)
+	ready := make(chan decoded, 2*cfg.Batch)
+	errs := &errorLog{w: cfg.Errors}
+	pool := sync.Pool{New: func() any { return make([]float32, cfg.Model.InputLen()) }}
+	ts := tensorSpec(cfg.Model.Spec.Input)
+
+	var workers sync.WaitGroup
+	for i := 0; i < cfg.Workers; i++ {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			d := decoder{cfg: &cfg, st: st, errs: errs, pool: &pool, bar: bar, tensor: ts, fill: imageio.MeanColor(ts)}
+			for it := range work {
+				if dec, ok := d.prepare(it); ok {
+					select {
+					case ready <- dec:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(work)
+		for _, it := range items {
+			select {
+			case work <- it:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { workers.Wait(); close(ready) }()
+
+	infer := inferer{cfg: &cfg, st: st, chunks: chunks, pool: &pool, bar: bar,
+		input: make([]float32, 0, cfg.Batch*cfg.Model.InputLen())}
+	runErr := infer.loop(ctx, ready)
+	if runErr != nil {
+		cancel()
+		for range ready { // let the workers finish so nothing writes after we return
+		}
+	}
+	if err := chunks.close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	bar.Finish()
+
+	st.mu.Lock()
+	sum.OK, sum.Resumed, sum.Duplicates, sum.Failed = st.ok, st.resumed, st.dups, errs.count()
+	late := st.late
+	st.mu.Unlock()
+	if runErr != nil {
+		sum.Seconds = time.Since(start).Seconds()
+		return sum, runErr
+	}
+	if err := ctx.Err(); err != nil {
+		sum.Seconds = time.Since(start).Seconds()
+		return sum, err
+	}
+	if err := finish(out, parts, meta, late); err != nil {
+		return sum, err
+	}
+	sum.Seconds = time.Since(start).Seconds()
+	return sum, nil
+}
+
+func dropRepeats(items []imageset.Item) ([]imageset.Item, int) {
+	seen := make(map[string]bool, len(items))
+	kept := items[:0:0]
+	for _, it := range items {
+		if seen[it.Path] {
+			continue
+		}
+		seen[it.Path] = true
+		kept = append(kept, it)
+	}
+	return kept, len(items) - len(kept)
+}
+
+// previousFiles lists what earlier runs left: OUT itself, then its chunks in
+// the order they were written.
+func previousFiles(out, parts string) ([]string, error) {
+	var files []string
+	if _, err := os.Stat(out); err == nil {
+		files = append(files, out)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	chunks, err := filepath.Glob(filepath.Join(parts, "chunk-*.parquet"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(chunks)
+	return append(files, chunks...), nil
+}
+
+func nextChunk(previous []string) int {
+	n := 0
+	for _, f := range previous {
+		var k int
+		if _, err := fmt.Sscanf(filepath.Base(f), "chunk-%06d.parquet", &k); err == nil && k >= n {
+			n = k + 1
+		}
+	}
+	return n
+}
+
+// state is what the workers and the inference loop share: which paths are
+// done, which contents are known, and the counts.
+type state struct {
+	mu       sync.Mutex
+	donePath map[string]string // path -> sha256 of rows already on disk
+	known    map[string]*content
+	late     map[string][]string // sha256 -> paths whose features are on disk under another path
+	ok       int
+	resumed  int
+	dups     int
+}
+
+// content tracks one distinct file content (one sha256).
+type content struct {
+	onDisk  bool         // features already written (earlier run or earlier chunk)
+	failed  error        // decoding failed: identical files fail the same way
+	waiters []dupRequest // identical files seen while this one is in flight
+}
+
+type dupRequest struct{ path string }
+
+func newState() *state {
+	return &state{donePath: map[string]string{}, known: map[string]*content{}, late: map[string][]string{}}
+}
+
+func (s *state) loadPrevious(path string, want featstore.Meta) error {
+	r, err := featstore.Open(path)
+	if err != nil {
+		return fmt.Errorf("resuming from %s: %w", path, err)
+	}
+	defer r.Close()
+	if err := want.Compatible(r.Meta()); err != nil {
+		return fmt.Errorf("%s was made with another backbone or preprocessing (%v); write to a new file or delete it", path, err)
+	}
+	for {
+		row, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("resuming from %s: %w", path, err)
+		}
+		if _, dup := s.donePath[row.Path]; !dup {
+			s.donePath[row.Path] = row.SHA256
+		}
+		s.known[row.SHA256] = &content{onDisk: true}
+	}
+}
+
+type errorLog struct {
+	mu sync.Mutex
+	w  io.Writer
+	n  int
+}
+
+func (l *errorLog) report(path string, err error) {
+	rec := struct {
+		Path  string `json:"path"`
+		Error string `json:"error"`
+		Kind  string `json:"kind"`
+	}{path, err.Error(), Kind(err)}
+	line, _ := json.Marshal(rec)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n++
+	l.w.Write(append(line, '\n'))
+}
+
+func (l *errorLog) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
+}
+
+// Kind classifies an error for the errors file, so users can filter the
+// truncated uploads from the files that are not images at all.
+func Kind(err error) string {
+	switch {
+	case errors.Is(err, imageio.ErrEmpty):
+		return "empty"
+	case errors.Is(err, imageio.ErrTruncated):
+		return "truncated"
+	case errors.Is(err, imageio.ErrNotImage):
+		return "not-image"
+	case errors.Is(err, imageio.ErrCorrupt):
+		return "corrupt"
+	case errors.Is(err, imageio.ErrUnsupported):
+		return "unsupported"
+	case errors.Is(err, imageio.ErrTooLarge), errors.Is(err, errFileTooLarge):
+		return "too-large"
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, os.ErrPermission), isPathError(err):
+		return "unreadable"
+	}
+	return "other"
+}
+
+func isPathError(err error) bool {
+	var pe *os.PathError
+	return errors.As(err, &pe)
+}
+
+var errFileTooLarge = errors.New("file too large")
+
+// decoder is one worker's view: it reads, hashes, deduplicates and decodes.
+type decoder struct {
+	cfg  *Config
+	st   *state
+	errs *errorLog
+	pool *sync.Pool
+	bar  *progress.Bar
+
+	tensor imageio.TensorSpec
+	fill   [3]uint8        // the model's mean colour, for pad bars
+	dec    imageio.Decoder // reuses pixel buffers across images
+	fit    *imageio.RGB    // likewise
+}
+
+func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
+	data, err := readFile(it.File, d.cfg.MaxBytes)
+	if err != nil {
+		d.fail(it.Path, err)
+		return decoded{}, false
+	}
+	h := sha256.Sum256(data)
+	sha := hex.EncodeToString(h[:])
+
+	st := d.st
+	st.mu.Lock()
+	if prev, ok := st.donePath[it.Path]; ok && prev == sha {
+		st.resumed++
+		st.mu.Unlock()
+		d.bar.Add(1)
+		return decoded{}, false
+	}
+	if c, ok := st.known[sha]; ok {
+		switch {
+		case c.failed != nil:
+			st.mu.Unlock()
+			d.fail(it.Path, c.failed)
+		case c.onDisk:
+			st.late[sha] = append(st.late[sha], it.Path)
+			st.dups++
+			st.mu.Unlock()
+			d.bar.Add(1)
+		default:
+			c.waiters = append(c.waiters, dupRequest{it.Path})
+			st.mu.Unlock()
+		}
+		return decoded{}, false
+	}
+	st.known[sha] = &content{}
+	st.mu.Unlock()
+
+	spec := d.cfg.Model.Spec.Input
+	w, h2 := spec.Width(), spec.Height()
+	img, info, err := d.dec.Decode(data, imageio.DecodeOptions{MaxPixels: d.cfg.MaxPixels, MinW: w, MinH: h2})
+	if err != nil {
+		d.failContent(it.Path, sha, err)
+		return decoded{}, false
+	}
+	d.fit = imageio.Fit(d.fit, img, w, h2, d.cfg.Resize, d.fill)
+	buf := d.pool.Get().([]float32)
+	d.tensor.Pack(buf, d.fit)
+	return decoded{item: it, sha: sha, w: int32(info.Width), h: int32(info.Height), tensor: buf}, true
+}
+
+// failContent reports a decoding failure for this path and for every
+// identical file waiting on it.
+func (d *decoder) failContent(path, sha string, err error) {
+	d.st.mu.Lock()
+	c := d.st.known[sha]
+	c.failed = err
+	waiters := c.waiters
+	c.waiters = nil
+	d.st.mu.Unlock()
+	d.fail(path, err)
+	for _, w := range waiters {
+		d.fail(w.path, err)
+	}
+}
+
+func (d *decoder) fail(path string, err error) {
+	d.errs.report(path, err)
+	d.bar.Add(1)
+}
+
+func tensorSpec(in backbone.InputSpec) imageio.TensorSpec {
+	return imageio.TensorSpec{Layout: strings.ToUpper(in.Layout), Channels: strings.ToUpper(in.Channels),
+		Scale: in.Scale, Mean: in.Mean, Std: in.Std}
+}
+
+// readFile reads a whole file, refusing huge ones before reading them.
+func readFile(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	if st.Size() > max {
+		return nil, fmt.Errorf("%w: %d bytes (limit %d)", errFileTooLarge, st.Size(), max)
+	}
+	data := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return data, nil
+}
+
+// inferer owns the backbone: it batches decoded images, runs them and
+// writes the rows.
+type inferer struct {
+	cfg    *Config
+	st     *state
+	chunks *chunker
+	pool   *sync.Pool
+	bar    *progress.Bar
+	input  []float32
+	batch  []decoded
+	feats  []float32
+}
+
+func (f *inferer) loop(ctx context.Context, ready <-chan decoded) error {
+	for {
+		d, ok := <-ready
+		if ok {
+			f.batch = append(f.batch, d)
+		}
+		// Run full batches; the last, partial one when the decoders are done.
+		if len(f.batch) == f.cfg.Batch || (!ok && len(f.batch) > 0) {
+			if err := f.run(); err != nil {
+				return err
+			}
+		}
+		if !ok {
+			return nil
+		}
+		if err := f.chunks.maybeRotate(); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+func (f *inferer) run() error {
+	f.input = f.input[:0]
+	for _, d := range f.batch {
+		f.input = append(f.input, d.tensor...)
+		f.pool.Put(d.tensor)
+	}
+	var err error
+	f.feats, err = f.cfg.Model.Run(f.feats[:0], f.input, len(f.batch))
+	if err != nil {
+		return err
+	}
+	dim := f.cfg.Model.Dim()
+	rows := make([]featstore.Row, 0, len(f.batch))
+	f.st.mu.Lock()
+	for i, d := range f.batch {
+		feat := f.feats[i*dim : (i+1)*dim : (i+1)*dim]
+		rows = append(rows, featstore.Row{Path: d.item.Path, SHA256: d.sha, Width: d.w, Height: d.h, Features: feat})
+		c := f.st.known[d.sha]
+		for _, w := range c.waiters {
+			rows = append(rows, featstore.Row{Path: w.path, SHA256: d.sha, Width: d.w, Height: d.h, Features: feat})
+		}
+		f.st.ok++
+		f.st.dups += len(c.waiters)
+		c.waiters, c.onDisk = nil, true
+	}
+	f.st.mu.Unlock()
+	if err := f.chunks.write(rows); err != nil {
+		return err
+	}
+	f.bar.Add(len(rows))
+	f.batch = f.batch[:0]
+	return nil
+}
+
+// chunker writes rows into a sequence of complete chunk files.
+type chunker struct {
+	dir   string
+	meta  featstore.Meta
+	every time.Duration
+	rows  int
+	next  int
+
+	w      *featstore.Writer
+	opened time.Time
+}
+
+func (c *chunker) write(rows []featstore.Row) error {
+	if c.w == nil {
+		w, err := featstore.Create(filepath.Join(c.dir, fmt.Sprintf("chunk-%06d.parquet", c.next)), c.meta)
+		if err != nil {
+			return err
+		}
+		c.w, c.opened = w, time.Now()
+		c.next++
+	}
+	if err := c.w.Write(rows...); err != nil {
+		return err
+	}
+	if int(c.w.NumRows()) >= c.rows {
+		return c.close()
+	}
+	return nil
+}
+
+func (c *chunker) maybeRotate() error {
+	if c.w != nil && time.Since(c.opened) >= c.every {
+		return c.close()
+	}
+	return nil
+}
+
+func (c *chunker) close() error {
+	if c.w == nil {
+		return nil
+	}
+	err := c.w.Close()
+	c.w = nil
+	return err
+}
+
+// finish writes the rows of late duplicates (identical to content already on
+// disk), merges OUT and every chunk into a new OUT, and removes the chunks.
+func finish(out, parts string, meta featstore.Meta, late map[string][]string) error {
+	files, err := previousFiles(out, parts)
+	if err != nil {
+		return err
+	}
+	if len(late) > 0 {
+		rows, err := lateRows(files, late)
+		if err != nil {
+			return err
+		}
+		name := filepath.Join(parts, fmt.Sprintf("chunk-%06d.parquet", nextChunk(files)))
+		w, err := featstore.Create(name, meta)
+		if err != nil {
+			return err
+		}
+		if err := w.Write(rows...); err != nil {
+			w.Abort()
+			return err
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+		files = append(files, name)
+	}
+	onlyOut := len(files) == 1 && files[0] == out
+	if len(files) > 0 && !onlyOut {
+		// Merge keeps the first row of a path, so newest first: a file that
+		// changed since the last run gets its new features.
+		for i, j := 0, len(files)-1; i < j; i, j = i+1, j-1 {
+			files[i], files[j] = files[j], files[i]
+		}
+		if err := featstore.Merge(out, meta, files...); err != nil {
+			return err
+		}
+	}
+	return os.RemoveAll(parts)
+}
+
+// lateRows streams the files once and copies the features of each wanted
+// content to every path that asked for it. Memory is bounded by the number of
+// duplicates, not by the dataset.
+func lateRows(files []string, late map[string][]string) ([]featstore.Row, error) {
+	var rows []featstore.Row
+	for _, f := range files {
+		r, err := featstore.Open(f)
+		if err != nil {
+			return nil, err
+		}
+		for len(late) > 0 {
+			row, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				r.Close()
+				return nil, err
+			}
+			for _, p := range late[row.SHA256] {
+				rows = append(rows, featstore.Row{Path: p, SHA256: row.SHA256, Width: row.Width, Height: row.Height,
+					Features: append([]float32(nil), row.Features...)})
+			}
+			delete(late, row.SHA256)
+		}
+		r.Close()
+	}
+	if len(late) > 0 {
+		return nil, fmt.Errorf("featurize: internal error: %d duplicate contents not found on disk", len(late))
+	}
+	return rows, nil
+}
