@@ -350,10 +350,10 @@ func Kind(err error) string {
 		return "empty"
 	case errors.Is(err, imageio.ErrTruncated):
 		return "truncated"
+	case errors.Is(err, imageio.ErrCorrupt): // before ErrNotImage, which it refines
+		return "corrupt"
 	case errors.Is(err, imageio.ErrNotImage):
 		return "not-image"
-	case errors.Is(err, imageio.ErrCorrupt):
-		return "corrupt"
 	case errors.Is(err, imageio.ErrUnsupported):
 		return "unsupported"
 	case errors.Is(err, imageio.ErrTooLarge), errors.Is(err, errFileTooLarge):

@@ -122,7 +122,7 @@ func TestFeaturizeRealImagesAndHostileFiles(t *testing.T) {
 		"formats/image.bmp", "formats/UPPER.JPEG", "orient/orient-6.jpg", "fmnist/coat/00006.png"}
 	bad := map[string]string{"hostile/empty.jpg": "empty", "hostile/truncated.jpg": "truncated", "hostile/truncated.png": "truncated",
 		"hostile/notimage.jpg": "not-image", "hostile/bomb.png": "too-large", "hostile/unsupported.jpg": "unsupported",
-		"hostile/random.png": "", "hostile/bad-header.gif": ""}
+		"hostile/random.png": "not-image", "hostile/bad-header.gif": "corrupt"}
 	copyTree(t, repo("testdata/images"), src, good...)
 	for n := range bad {
 		copyTree(t, repo("testdata/images"), src, n)
