@@ -1,0 +1,203 @@
+package dataset
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/winnowml/winnow/internal/featstore"
+)
+
+// Set is labelled feature vectors ready for training or evaluation.
+type Set struct {
+	Paths   []string
+	X       *mat.Dense // one row per path
+	Y       []int      // index into Classes
+	Classes []string
+	Meta    featstore.Meta
+	Notes   Notes
+}
+
+// Notes counts every row that did not make it into the set, and why, so the
+// commands can say so instead of dropping rows silently.
+type Notes struct {
+	Unlabelled      int            // labels rows with an empty label
+	OutsideClasses  map[string]int // label -> rows dropped because --classes excludes it
+	RepeatedLabels  int            // label rows repeating a path with the same label
+	RepeatedFeature int            // feature rows repeating a path (the first is used)
+}
+
+// Summary is a one-line account of the notes, or "" if there is nothing to say.
+func (n Notes) Summary() string {
+	var parts []string
+	if n.Unlabelled > 0 {
+		parts = append(parts, fmt.Sprintf("%d rows without a label", n.Unlabelled))
+	}
+	if len(n.OutsideClasses) > 0 {
+		var names []string
+		total := 0
+		for c, k := range n.OutsideClasses {
+			names = append(names, fmt.Sprintf("%s: %d", c, k))
+			total += k
+		}
+		sort.Strings(names)
+		parts = append(parts, fmt.Sprintf("%d rows with labels outside --classes (%s)", total, strings.Join(names, ", ")))
+	}
+	if n.RepeatedLabels > 0 {
+		parts = append(parts, fmt.Sprintf("%d repeated label rows", n.RepeatedLabels))
+	}
+	if n.RepeatedFeature > 0 {
+		parts = append(parts, fmt.Sprintf("%d repeated feature rows", n.RepeatedFeature))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "dropped " + strings.Join(parts, "; ")
+}
+
+// Options of Load.
+type Options struct {
+	LabelColumn string   // default "label"
+	Classes     []string // fixes the class order; labels outside are dropped and counted
+}
+
+// Load streams the feature file and keeps the labelled rows, so memory grows
+// with the number of labels, not with the size of the feature file.
+func Load(featuresPath, labelsPath string, opt Options) (*Set, error) {
+	if opt.LabelColumn == "" {
+		opt.LabelColumn = "label"
+	}
+	labels, err := ReadLabels(labelsPath, opt.LabelColumn)
+	if err != nil {
+		return nil, err
+	}
+	s := &Set{Notes: Notes{OutsideClasses: map[string]int{}, RepeatedLabels: labels.Repeats}}
+
+	// Decide the classes before reading features.
+	classIndex := map[string]int{}
+	if len(opt.Classes) > 0 {
+		for i, c := range opt.Classes {
+			if _, dup := classIndex[c]; dup {
+				return nil, fmt.Errorf("--classes names %q twice", c)
+			}
+			classIndex[c] = i
+		}
+		s.Classes = opt.Classes
+	} else {
+		seen := map[string]bool{}
+		for _, lab := range labels.ByPath {
+			if lab != "" && !seen[lab] {
+				seen[lab] = true
+				s.Classes = append(s.Classes, lab)
+			}
+		}
+		sort.Strings(s.Classes)
+		for i, c := range s.Classes {
+			classIndex[c] = i
+		}
+	}
+	want := map[string]int{} // path -> class index
+	for _, p := range labels.Order {
+		lab := labels.ByPath[p]
+		switch k, ok := classIndex[lab]; {
+		case lab == "":
+			s.Notes.Unlabelled++
+		case !ok:
+			s.Notes.OutsideClasses[lab]++
+		default:
+			want[p] = k
+		}
+	}
+
+	feats, err := OpenFeatures(featuresPath, opt.LabelColumn)
+	if err != nil {
+		return nil, err
+	}
+	defer feats.Close()
+	s.Meta = feats.Meta()
+	dim := feats.Dim()
+	found := map[string]bool{}
+	var data []float64
+	var bad []string
+	for {
+		p, vec, err := feats.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		k, ok := want[p]
+		if !ok {
+			continue
+		}
+		if found[p] {
+			s.Notes.RepeatedFeature++
+			continue
+		}
+		found[p] = true
+		if len(vec) != dim {
+			return nil, fmt.Errorf("%s: %s has %d features, want %d", featuresPath, p, len(vec), dim)
+		}
+		if i := finite(vec); i >= 0 {
+			bad = append(bad, fmt.Sprintf("%s (feature %d is %g)", p, i, vec[i]))
+			continue
+		}
+		for _, v := range vec {
+			data = append(data, float64(v))
+		}
+		s.Paths = append(s.Paths, p)
+		s.Y = append(s.Y, k)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("%s: %d labelled rows have NaN or infinite features: %s", featuresPath, len(bad), firstFew(bad))
+	}
+	var missing []string
+	for _, p := range labels.Order {
+		if _, ok := want[p]; ok && !found[p] {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%d labelled paths are not in %s: %s", len(missing), featuresPath, firstFew(missing))
+	}
+	if len(s.Paths) == 0 {
+		return nil, fmt.Errorf("no labelled rows: %s and %s share no usable path", featuresPath, labelsPath)
+	}
+	s.X = mat.NewDense(len(s.Paths), dim, data)
+	return s, nil
+}
+
+// Counts returns the number of rows of each class.
+func (s *Set) Counts() []int {
+	c := make([]int, len(s.Classes))
+	for _, y := range s.Y {
+		c[y]++
+	}
+	return c
+}
+
+// CheckTrainable reports classes without rows and one-class sets: the
+// objective has no minimum for a class never seen.
+func (s *Set) CheckTrainable() error {
+	var empty []string
+	present := 0
+	for k, n := range s.Counts() {
+		if n == 0 {
+			empty = append(empty, s.Classes[k])
+		} else {
+			present++
+		}
+	}
+	if present < 2 {
+		return fmt.Errorf("training needs at least two classes with rows; have %d (%s)", present, strings.Join(s.Classes, ", "))
+	}
+	if len(empty) > 0 {
+		return fmt.Errorf("classes with no training rows: %s (label some, or leave them out of --classes)", strings.Join(empty, ", "))
+	}
+	return nil
+}
