@@ -1,0 +1,57 @@
+package featstore
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// ExportCSV writes the rows of the feature file src as CSV: a header
+// path,f0,...,f{Dim-1}, then one line per row. Floats are formatted as the
+// shortest decimal that parses back to the same float32, so the export is
+// lossless. It streams, like Reader.
+func ExportCSV(src string, w io.Writer) error {
+	r, err := Open(src)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	dim := r.Meta().Dim
+	cw := csv.NewWriter(w)
+	rec := make([]string, 1+dim)
+	rec[0] = "path"
+	for j := range dim {
+		rec[1+j] = "f" + strconv.Itoa(j)
+	}
+	if err := cw.Write(rec); err != nil {
+		return fmt.Errorf("featstore: export: %w", err)
+	}
+	buf := make([]Row, 256)
+	var num []byte
+	for {
+		n, err := r.ReadBatch(buf)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		for _, row := range buf[:n] {
+			rec[0] = row.Path
+			for j, v := range row.Features {
+				num = strconv.AppendFloat(num[:0], float64(v), 'g', -1, 32)
+				rec[1+j] = string(num)
+			}
+			if err := cw.Write(rec); err != nil {
+				return fmt.Errorf("featstore: export: %w", err)
+			}
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("featstore: export: %w", err)
+	}
+	return nil
+}
