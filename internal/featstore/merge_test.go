@@ -218,7 +218,7 @@ func TestResumeParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(parts) != 2 || filepath.Base(parts[0]) != "part-000001.parquet" || filepath.Base(parts[1]) != "part-000002.parquet" {
+	if len(parts) != 2 || filepath.Base(parts[0]) != "chunk-000001.parquet" || filepath.Base(parts[1]) != "chunk-000002.parquet" {
 		t.Fatalf("Parts = %v", parts)
 	}
 	x, xm, err := ResumeIndex(out)

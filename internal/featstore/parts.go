@@ -26,7 +26,9 @@ import (
 //
 // Two runs writing the same <out> at once are not supported.
 
-const partPrefix, partSuffix = "part-", ".parquet"
+// The chunk naming matches what internal/featurize writes, so either can
+// finish the other's run.
+const partPrefix, partSuffix = "chunk-", ".parquet"
 
 // PartsDir returns the directory holding the chunks of an unfinished run
 // writing out.
