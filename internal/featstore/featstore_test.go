@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -148,6 +149,33 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if _, err := r.Next(); !errors.Is(err, io.EOF) {
 		t.Fatalf("Next after EOF: %v", err)
+	}
+
+	// Streaming: reading the whole file into a reused dst allocates a small
+	// fraction of the feature bytes (pages are decoded one at a time), so
+	// memory does not grow with the file.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	r2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for {
+		k, err := r2.ReadBatch(dst)
+		total += k
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r2.Close()
+	runtime.ReadMemStats(&after)
+	featBytes := uint64(n * dim * 4)
+	if alloc := after.TotalAlloc - before.TotalAlloc; total != n || alloc > featBytes/10 {
+		t.Fatalf("read %d rows allocating %d bytes for %d bytes of features", total, alloc, featBytes)
 	}
 }
 
@@ -457,4 +485,26 @@ func TestOpenRejectsForeignFiles(t *testing.T) {
 	if _, err := Open(trunc); err == nil {
 		t.Fatal("Open of a truncated file succeeded")
 	}
+}
+
+// featurize reuses its output buffers between batches, so Write must copy.
+func TestWriteCopiesFeatures(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.parquet")
+	w, err := Create(path, testMeta(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := []float32{1, 2, 3}
+	if err := w.Write(Row{Path: "a", Features: buf}); err != nil {
+		t.Fatal(err)
+	}
+	buf[0], buf[1], buf[2] = 7, 8, 9
+	if err := w.Write(Row{Path: "b", Features: buf}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := readAll(t, path)
+	rowsEqual(t, rows, []Row{{Path: "a", Features: []float32{1, 2, 3}}, {Path: "b", Features: []float32{7, 8, 9}}})
 }
