@@ -35,7 +35,7 @@ type featurizeFlags struct {
 func newFeaturizeCmd(g *globals) *cobra.Command {
 	f := &featurizeFlags{}
 	cmd := &cobra.Command{
-		Use:   "featurize SOURCE -o OUT.parquet --model MODEL.onnx",
+		Use:   "featurize SOURCE -o OUT.parquet [--model NAME|MODEL.onnx]",
 		Short: "Turn images into feature vectors with a pretrained backbone",
 		Long: `featurize runs every image of SOURCE through a backbone and writes one row per
 image to a Parquet file: path, sha256, width, height, features (float32 list).
@@ -44,7 +44,8 @@ SOURCE is a folder (searched recursively for .jpg .jpeg .png .gif .bmp .tif
 .tiff .webp, in any case) or a manifest: a text file with one path per line, or
 a CSV with a "path" column. Relative manifest paths are relative to the manifest.
 
-MODEL is an ONNX file. Its preprocessing comes from the sidecar MODEL.onnx.json:
+--model is a built-in backbone (winnow backbone list) or an ONNX file whose
+preprocessing comes from the sidecar MODEL.onnx.json:
   {"name":"resnet18","input":{"name":"input","layout":"NCHW","size":[224,224],
    "channels":"RGB","scale":255,"mean":[0.485,0.456,0.406],
    "std":[0.229,0.224,0.225]},"output":"features"}
@@ -63,7 +64,7 @@ sha256 are skipped, and a killed run loses at most its last few seconds.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.out, "output", "o", "", "Parquet file to write (required); an existing one is resumed")
-	fl.StringVar(&f.model, "model", "", "ONNX backbone file (required), with its sidecar MODEL.onnx.json")
+	fl.StringVar(&f.model, "model", backbone.DefaultName(), "backbone: a built-in name (see `winnow backbone list`) or an ONNX file with its sidecar MODEL.onnx.json")
 	fl.IntVar(&f.batch, "batch", 32, "images per inference call")
 	fl.IntVar(&f.threads, "threads", runtime.NumCPU(), "ONNX Runtime intra-op threads")
 	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "image decoding goroutines")
@@ -84,12 +85,9 @@ sha256 are skipped, and a killed run loses at most its last few seconds.`,
 	return cmd
 }
 
-// spec assembles the backbone spec: sidecar first, then any flag given.
-func (f *featurizeFlags) spec(cmd *cobra.Command) (backbone.Spec, error) {
-	spec, _, err := backbone.LoadSidecar(f.model)
-	if err != nil {
-		return spec, err
-	}
+// spec overrides the backbone's spec (from its sidecar, or built in) with
+// any flag given.
+func (f *featurizeFlags) spec(cmd *cobra.Command, spec backbone.Spec) (backbone.Spec, error) {
 	set := cmd.Flags().Changed
 	if set("input-name") {
 		spec.Input.Name = f.inputName
@@ -122,7 +120,7 @@ func (f *featurizeFlags) spec(cmd *cobra.Command) (backbone.Spec, error) {
 		spec.Input.Std = f.std
 	}
 	if err := spec.Validate(); err != nil {
-		if _, statErr := os.Stat(backbone.SidecarPath(f.model)); statErr != nil {
+		if _, statErr := os.Stat(backbone.SidecarPath(f.model)); statErr != nil && strings.HasSuffix(f.model, ".onnx") {
 			return spec, fmt.Errorf("%w\n(no sidecar %s: write one, or give the flags)", err, backbone.SidecarPath(f.model))
 		}
 		return spec, err
@@ -134,15 +132,15 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 	if f.out == "" {
 		return fmt.Errorf("featurize: -o OUT.parquet is required")
 	}
-	if f.model == "" {
-		return fmt.Errorf("featurize: --model MODEL.onnx is required")
-	}
 	mode, err := imageio.ParseResizeMode(f.resize)
 	if err != nil {
 		return err
 	}
-	spec, err := f.spec(cmd)
+	data, where, spec, err := backbone.Resolve(f.model)
 	if err != nil {
+		return err
+	}
+	if spec, err = f.spec(cmd, spec); err != nil {
 		return err
 	}
 	items, err := imageset.List(source)
@@ -155,7 +153,7 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 	if err := backbone.Init(g.ortLib); err != nil {
 		return err
 	}
-	model, err := backbone.Open(f.model, spec, backbone.Options{Threads: f.threads})
+	model, err := backbone.OpenData(data, where, spec, backbone.Options{Threads: f.threads})
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,6 @@ Typical start:
 	}
 	root.PersistentFlags().StringVar(&g.ortLib, "ort-lib", "",
 		"path to ONNX Runtime's "+backbone.LibName+" (default: $"+backbone.EnvLib+", next to winnow, the .deps folder of a checkout, system paths)")
-	root.AddCommand(newFeaturizeCmd(g), newFeaturesCmd(), newVersionCmd(g))
+	root.AddCommand(newFeaturizeCmd(g), newFeaturesCmd(), newTrainCmd(), newEvaluateCmd(), newPredictCmd(), newVersionCmd(g))
 	return root
 }

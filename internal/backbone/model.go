@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,20 +30,30 @@ type Options struct {
 	Threads int // intra-op threads; 0 lets ONNX Runtime choose
 }
 
-// Open loads an ONNX model and checks spec against the graph's declared
-// inputs and outputs. Init must have succeeded first.
+// Open loads an ONNX model file and checks spec against the graph's
+// declared inputs and outputs. Init must have succeeded first.
 func Open(path string, spec Spec, opt Options) (*Model, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Name == "" {
+		spec.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	}
+	return OpenData(data, path, spec, opt)
+}
+
+// OpenData is Open for a model held in memory (a generated backbone such as
+// pixels); path only names it in messages.
+func OpenData(data []byte, path string, spec Spec, opt Options) (*Model, error) {
 	if !ort.IsInitialized() {
 		return nil, ErrNotInitialized
 	}
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	sum, err := fileSHA256(path)
-	if err != nil {
-		return nil, err
-	}
-	inputs, outputs, err := ort.GetInputOutputInfo(path)
+	sum := sha256.Sum256(data)
+	inputs, outputs, err := ort.GetInputOutputInfoWithONNXData(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a loadable ONNX model: %w", path, err)
 	}
@@ -59,11 +68,8 @@ func Open(path string, spec Spec, opt Options) (*Model, error) {
 	if in.DataType != ort.TensorElementDataTypeFloat || out.DataType != ort.TensorElementDataTypeFloat {
 		return nil, fmt.Errorf("%s: input %q and output %q must be float32 tensors", path, in.Name, out.Name)
 	}
-	m := &Model{Spec: spec, Path: path, SHA256: sum}
+	m := &Model{Spec: spec, Path: path, SHA256: hex.EncodeToString(sum[:])}
 	m.Spec.Input.Name, m.Spec.Output = in.Name, out.Name
-	if m.Spec.Name == "" {
-		m.Spec.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	}
 	if err := m.checkInputShape(in.Dimensions); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -94,7 +100,7 @@ func Open(path string, spec Spec, opt Options) (*Model, error) {
 			return nil, err
 		}
 	}
-	m.session, err = ort.NewDynamicAdvancedSession(path, []string{in.Name}, []string{out.Name}, so)
+	m.session, err = ort.NewDynamicAdvancedSessionWithONNXData(data, []string{in.Name}, []string{out.Name}, so)
 	if err != nil {
 		return nil, fmt.Errorf("%s: creating ONNX Runtime session: %w", path, err)
 	}
@@ -194,17 +200,4 @@ func (m *Model) Close() error {
 	err := m.session.Destroy()
 	m.session = nil
 	return err
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

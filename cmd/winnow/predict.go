@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/winnowml/winnow/internal/classifier"
+	"github.com/winnowml/winnow/internal/dataset"
+	"github.com/winnowml/winnow/internal/metrics"
+)
+
+func newPredictCmd() *cobra.Command {
+	var model, features, out string
+	cmd := &cobra.Command{
+		Use:   "predict --model M --features F -o preds.csv",
+		Short: "Predict the class of every image in a feature file",
+		Long: `predict writes one CSV row per feature row:
+  path, predicted, p_<class>... (in the model's class order), max_prob, entropy (bits)
+It streams the features, so any number of rows fits in memory.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			mf, err := classifier.Load(model)
+			if err != nil {
+				return err
+			}
+			src, err := dataset.OpenFeatures(features)
+			if err != nil {
+				return err
+			}
+			defer src.Close()
+			if err := mf.Check(src.Meta()); err != nil {
+				return fmt.Errorf("%s does not fit %s: %w", features, model, err)
+			}
+			f, err := os.Create(out)
+			if err != nil {
+				return err
+			}
+			bw := bufio.NewWriterSize(f, 1<<20)
+			n, err := writePredictions(bw, mf, src)
+			if err == nil {
+				err = bw.Flush()
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				os.Remove(out)
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "predict: %d rows -> %s\n", n, out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&model, "model", "", "model file written by train (required)")
+	cmd.Flags().StringVar(&features, "features", "", "features: Parquet from featurize, or CSV with a path column (required)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "CSV file to write (required)")
+	for _, name := range []string{"model", "features", "output"} {
+		cmd.MarkFlagRequired(name)
+	}
+	return cmd
+}
+
+// writePredictions streams src in blocks so the matrix product stays fast and
+// memory stays bounded by the block.
+func writePredictions(w io.Writer, mf *classifier.File, src dataset.Features) (int, error) {
+	const block = 4096
+	classes := mf.Model.Classes
+	cw := csv.NewWriter(w)
+	head := []string{"path", "predicted"}
+	for _, c := range classes {
+		head = append(head, "p_"+c)
+	}
+	cw.Write(append(head, "max_prob", "entropy"))
+	d := src.Dim()
+	buf := make([]float64, 0, block*d)
+	paths := make([]string, 0, block)
+	rec := make([]string, len(head)+2)
+	total := 0
+	flush := func() error {
+		if len(paths) == 0 {
+			return nil
+		}
+		P := mf.Predict(mat.NewDense(len(paths), d, buf))
+		for i, p := range paths {
+			probs := P.RawRowView(i)
+			rec[0], rec[1] = p, classes[metrics.Argmax(probs)]
+			for k, v := range probs {
+				rec[2+k] = strconv.FormatFloat(v, 'g', 6, 64)
+			}
+			rec[2+len(classes)] = strconv.FormatFloat(metrics.MaxProb(probs), 'g', 6, 64)
+			rec[3+len(classes)] = strconv.FormatFloat(metrics.Entropy(probs), 'g', 6, 64)
+			if err := cw.Write(rec); err != nil {
+				return err
+			}
+		}
+		total += len(paths)
+		buf, paths = buf[:0], paths[:0]
+		return nil
+	}
+	for {
+		p, vec, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return total, err
+		}
+		for i, v := range vec {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return total, fmt.Errorf("%s: feature %d is %g; refusing to predict from non-finite features", p, i, v)
+			}
+			buf = append(buf, float64(v))
+		}
+		paths = append(paths, p)
+		if len(paths) == block {
+			if err := flush(); err != nil {
+				return total, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return total, err
+	}
+	cw.Flush()
+	return total, cw.Error()
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/winnowml/winnow/internal/classifier"
+	"github.com/winnowml/winnow/internal/dataset"
+	"github.com/winnowml/winnow/internal/linear"
+)
+
+type trainFlags struct {
+	features, labels, out, labelColumn, normalize string
+	classes                                       []string
+	l1, l2                                        float64
+	cv                                            int
+	seed                                          int64
+}
+
+func newTrainCmd() *cobra.Command {
+	f := &trainFlags{}
+	cmd := &cobra.Command{
+		Use:   "train --features F --labels L.csv -o model.json",
+		Short: "Fit an elastic-net multinomial logistic regression on labelled features",
+		Long: `train fits p(class | x) = softmax(W x + b) by minimising
+
+  sum_i -log p(y_i | x_i) + (l2/2) ||W||^2 + l1 ||W||_1
+
+(the loss is summed over rows, as in ML.NET's multiclass logistic regression;
+intercepts are not penalised). Features are normalised first, with the scaling
+fitted on the training rows and stored in the model.
+
+--features is the Parquet file featurize writes, or a CSV with a "path" column
+and numeric feature columns of any names (e.g. Features.0..Features.511).
+--labels is a CSV with "path" and the label column; it may be the same CSV.
+Rows with an empty label, or a label outside --classes, are dropped and counted.`,
+		Example: `  winnow train --features features.parquet --labels labels.csv -o model.json
+  winnow train --features knots.csv --labels knots.csv --classes sound,dry,encased --label-column knot_class -o model.json
+  winnow train --features f.parquet --labels l.csv --cv 5 -o model.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runTrain(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.features, "features", "", "features: Parquet from featurize, or CSV with a path column (required)")
+	fl.StringVar(&f.labels, "labels", "", "CSV with path and label columns; may be the features CSV (required)")
+	fl.StringVarP(&f.out, "output", "o", "", "model file to write (required)")
+	fl.Float64Var(&f.l1, "l1", 0.01, "L1 penalty weight (sparsity)")
+	fl.Float64Var(&f.l2, "l2", 0.01, "L2 penalty weight (shrinkage)")
+	fl.StringVar(&f.normalize, "normalize", "auto", "feature scaling: auto (divide by the largest absolute value, as ML.NET), standard, none")
+	fl.StringSliceVar(&f.classes, "classes", nil, "class names in order, e.g. sound,dry,encased; other labels are dropped and counted")
+	fl.StringVar(&f.labelColumn, "label-column", "label", "name of the label column")
+	fl.IntVar(&f.cv, "cv", 0, "choose l1 and l2 from a grid by K-fold cross-validated log loss (0: use --l1 and --l2)")
+	fl.Int64Var(&f.seed, "seed", 1, "seed for the cross-validation folds")
+	for _, name := range []string{"features", "labels", "output"} {
+		cmd.MarkFlagRequired(name)
+	}
+	return cmd
+}
+
+func runTrain(cmd *cobra.Command, f *trainFlags) error {
+	stderr := cmd.ErrOrStderr()
+	set, err := dataset.Load(f.features, f.labels, dataset.Options{LabelColumn: f.labelColumn, Classes: f.classes})
+	if err != nil {
+		return err
+	}
+	if note := set.Notes.Summary(); note != "" {
+		fmt.Fprintln(stderr, "train:", note)
+	}
+	if err := set.CheckTrainable(); err != nil {
+		return err
+	}
+	counts := set.Counts()
+	per := map[string]int{}
+	var desc []string
+	for k, c := range set.Classes {
+		per[c] = counts[k]
+		desc = append(desc, fmt.Sprintf("%s %d", c, counts[k]))
+	}
+	n, d := set.X.Dims()
+	fmt.Fprintf(stderr, "train: %d rows x %d features; %s\n", n, d, strings.Join(desc, ", "))
+
+	params := linear.Params{L1: f.l1, L2: f.l2, Norm: f.normalize}
+	var cvResult any
+	if f.cv > 0 {
+		best, table, err := crossValidate(set, params, f.cv, f.seed)
+		if err != nil {
+			return err
+		}
+		params.L1, params.L2 = best.L1, best.L2
+		cvResult = table
+		fmt.Fprintf(stderr, "train: %d-fold cross-validation chose l1=%g l2=%g\n", f.cv, params.L1, params.L2)
+	}
+	start := time.Now()
+	m, err := linear.Fit(set.X, set.Y, len(set.Classes), params, nil)
+	if err != nil {
+		return err
+	}
+	m.Classes = set.Classes
+	s := m.Summary
+	conv := "converged"
+	if !s.Converged {
+		conv = "NOT converged (raise the penalties or check the features)"
+	}
+	fmt.Fprintf(stderr, "train: %s after %d iterations, objective %.10g, %.3f s\n", conv, s.Iterations, s.Objective, time.Since(start).Seconds())
+	file := &classifier.File{Winnow: version, Created: time.Now().UTC(), Backbone: classifier.BackboneOf(set.Meta), Model: m,
+		Training: classifier.Training{Features: f.features, Labels: f.labels, Rows: n, PerClass: per, Dropped: set.Notes.Summary(), CV: cvResult}}
+	if err := classifier.Save(f.out, file); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "train: wrote %s\n", f.out)
+	return nil
+}
