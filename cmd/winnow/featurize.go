@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/winnowml/winnow/internal/backbone"
+	"github.com/winnowml/winnow/internal/featstore"
 	"github.com/winnowml/winnow/internal/featurize"
 	"github.com/winnowml/winnow/internal/imageio"
 	"github.com/winnowml/winnow/internal/imageset"
@@ -185,7 +186,7 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 	}
 	if runErr != nil {
 		if cmd.Context().Err() != nil {
-			return fmt.Errorf("interrupted; finished chunks are kept in %s, run the same command again to resume", featurize.PartsDir(f.out))
+			return fmt.Errorf("interrupted; finished chunks are kept in %s, run the same command again to resume", featstore.PartsDir(f.out))
 		}
 		return runErr
 	}

@@ -96,6 +96,16 @@ func (x Index) Has(path, sha256 string) bool {
 // Len returns the number of distinct paths.
 func (x Index) Len() int { return len(x.sha) }
 
+// Contents returns the set of distinct SHA-256 digests, so identical files
+// met later can reuse features already on disk.
+func (x Index) Contents() map[string]struct{} {
+	set := make(map[string]struct{}, len(x.sha))
+	for _, s := range x.sha {
+		set[s] = struct{}{}
+	}
+	return set
+}
+
 // LoadIndex reads path and SHA-256 of every row of the given files, skipping
 // files that do not exist; the feature column is not read at all. As in
 // Merge, the first occurrence of a path wins. The returned Meta is that of

@@ -18,8 +18,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -71,9 +69,6 @@ func (s Summary) String() string {
 	return fmt.Sprintf("ok %d, skipped %d (already in output), duplicates %d, failed %d, %.1f s, %.1f images/s",
 		s.OK, s.Resumed, s.Duplicates, s.Failed, s.Seconds, rate)
 }
-
-// PartsDir is where a run keeps its durable chunks until the final merge.
-func PartsDir(out string) string { return out + ".parts" }
 
 // Preprocess is the preprocessing description stored with the features.
 func Preprocess(m *backbone.Model, mode imageio.ResizeMode) string {
@@ -139,19 +134,9 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 	}
 	meta := cfg.Meta()
 
-	parts := PartsDir(out)
-	if err := os.MkdirAll(parts, 0o755); err != nil {
-		return sum, err
-	}
-	previous, err := previousFiles(out, parts)
+	st, err := resume(out, meta)
 	if err != nil {
 		return sum, err
-	}
-	st := newState()
-	for _, f := range previous {
-		if err := st.loadPrevious(f, meta); err != nil {
-			return sum, err
-		}
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -159,7 +144,7 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 	bar := progress.New(cfg.Log, cfg.Progress, "featurize", len(items))
 	defer bar.Finish()
 
-	chunks := &chunker{dir: parts, meta: meta, every: cfg.ChunkEvery, rows: cfg.ChunkRows, next: nextChunk(previous)}
+	chunks := &chunker{out: out, meta: meta, every: cfg.ChunkEvery, rows: cfg.ChunkRows}
 	work := make(chan imageset.Item)
 	ready := make(chan decoded, 2*cfg.Batch)
 	errs := &errorLog{w: cfg.Errors}
@@ -220,7 +205,7 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 		sum.Seconds = time.Since(start).Seconds()
 		return sum, err
 	}
-	if err := finish(out, parts, meta, late); err != nil {
+	if err := finish(out, meta, late); err != nil {
 		return sum, err
 	}
 	sum.Seconds = time.Since(start).Seconds()
@@ -240,44 +225,16 @@ func dropRepeats(items []imageset.Item) ([]imageset.Item, int) {
 	return kept, len(items) - len(kept)
 }
 
-// previousFiles lists what earlier runs left: OUT itself, then its chunks in
-// the order they were written.
-func previousFiles(out, parts string) ([]string, error) {
-	var files []string
-	if _, err := os.Stat(out); err == nil {
-		files = append(files, out)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	chunks, err := filepath.Glob(filepath.Join(parts, "chunk-*.parquet"))
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(chunks)
-	return append(files, chunks...), nil
-}
-
-func nextChunk(previous []string) int {
-	n := 0
-	for _, f := range previous {
-		var k int
-		if _, err := fmt.Sscanf(filepath.Base(f), "chunk-%06d.parquet", &k); err == nil && k >= n {
-			n = k + 1
-		}
-	}
-	return n
-}
-
 // state is what the workers and the inference loop share: which paths are
 // done, which contents are known, and the counts.
 type state struct {
-	mu       sync.Mutex
-	donePath map[string]string // path -> sha256 of rows already on disk
-	known    map[string]*content
-	late     map[string][]string // sha256 -> paths whose features are on disk under another path
-	ok       int
-	resumed  int
-	dups     int
+	mu      sync.Mutex
+	done    featstore.Index // path -> sha256 of rows already on disk
+	known   map[string]*content
+	late    map[string][]string // sha256 -> paths whose features are on disk under another path
+	ok      int
+	resumed int
+	dups    int
 }
 
 // content tracks one distinct file content (one sha256).
@@ -289,32 +246,28 @@ type content struct {
 
 type dupRequest struct{ path string }
 
-func newState() *state {
-	return &state{donePath: map[string]string{}, known: map[string]*content{}, late: map[string][]string{}}
+func newState(done featstore.Index) *state {
+	return &state{done: done, known: map[string]*content{}, late: map[string][]string{}}
 }
 
-func (s *state) loadPrevious(path string, want featstore.Meta) error {
-	r, err := featstore.Open(path)
+// resume loads what earlier runs left in out and its chunks: which paths
+// are done, and which contents already have features on disk.
+func resume(out string, want featstore.Meta) (*state, error) {
+	idx, meta, err := featstore.ResumeIndex(out)
 	if err != nil {
-		return fmt.Errorf("resuming from %s: %w", path, err)
+		return nil, fmt.Errorf("resuming %s: %w", out, err)
 	}
-	defer r.Close()
-	if err := want.Compatible(r.Meta()); err != nil {
-		return fmt.Errorf("%s was made with another backbone or preprocessing (%v); write to a new file or delete it", path, err)
+	st := newState(idx)
+	if idx.Len() == 0 {
+		return st, nil
 	}
-	for {
-		row, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("resuming from %s: %w", path, err)
-		}
-		if _, dup := s.donePath[row.Path]; !dup {
-			s.donePath[row.Path] = row.SHA256
-		}
-		s.known[row.SHA256] = &content{onDisk: true}
+	if err := want.Compatible(meta); err != nil {
+		return nil, fmt.Errorf("%s was made with another backbone or preprocessing (%v); write to a new file or delete it", out, err)
 	}
+	for sha := range idx.Contents() {
+		st.known[sha] = &content{onDisk: true}
+	}
+	return st, nil
 }
 
 type errorLog struct {
@@ -396,7 +349,7 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 
 	st := d.st
 	st.mu.Lock()
-	if prev, ok := st.donePath[it.Path]; ok && prev == sha {
+	if st.done.Has(it.Path, sha) {
 		st.resumed++
 		st.mu.Unlock()
 		d.bar.Add(1)
@@ -556,11 +509,10 @@ func (f *inferer) run() error {
 
 // chunker writes rows into a sequence of complete chunk files.
 type chunker struct {
-	dir   string
+	out   string
 	meta  featstore.Meta
 	every time.Duration
 	rows  int
-	next  int
 
 	w      *featstore.Writer
 	opened time.Time
@@ -568,12 +520,11 @@ type chunker struct {
 
 func (c *chunker) write(rows []featstore.Row) error {
 	if c.w == nil {
-		w, err := featstore.Create(filepath.Join(c.dir, fmt.Sprintf("chunk-%06d.parquet", c.next)), c.meta)
+		w, err := featstore.CreatePart(c.out, c.meta)
 		if err != nil {
 			return err
 		}
 		c.w, c.opened = w, time.Now()
-		c.next++
 	}
 	if err := c.w.Write(rows...); err != nil {
 		return err
@@ -601,43 +552,26 @@ func (c *chunker) close() error {
 }
 
 // finish writes the rows of late duplicates (identical to content already on
-// disk), merges OUT and every chunk into a new OUT, and removes the chunks.
-func finish(out, parts string, meta featstore.Meta, late map[string][]string) error {
-	files, err := previousFiles(out, parts)
-	if err != nil {
-		return err
-	}
+// disk) as one more chunk, then folds OUT and every chunk into a new OUT.
+func finish(out string, meta featstore.Meta, late map[string][]string) error {
 	if len(late) > 0 {
-		rows, err := lateRows(files, late)
+		parts, err := featstore.Parts(out)
 		if err != nil {
 			return err
 		}
-		name := filepath.Join(parts, fmt.Sprintf("chunk-%06d.parquet", nextChunk(files)))
-		w, err := featstore.Create(name, meta)
+		rows, err := lateRows(append(parts, out), late)
 		if err != nil {
 			return err
 		}
-		if err := w.Write(rows...); err != nil {
-			w.Abort()
+		c := &chunker{out: out, meta: meta, rows: len(rows) + 1}
+		if err := c.write(rows); err != nil {
 			return err
 		}
-		if err := w.Close(); err != nil {
-			return err
-		}
-		files = append(files, name)
-	}
-	onlyOut := len(files) == 1 && files[0] == out
-	if len(files) > 0 && !onlyOut {
-		// Merge keeps the first row of a path, so newest first: a file that
-		// changed since the last run gets its new features.
-		for i, j := 0, len(files)-1; i < j; i, j = i+1, j-1 {
-			files[i], files[j] = files[j], files[i]
-		}
-		if err := featstore.Merge(out, meta, files...); err != nil {
+		if err := c.close(); err != nil {
 			return err
 		}
 	}
-	return os.RemoveAll(parts)
+	return featstore.Consolidate(out, meta, nil)
 }
 
 // lateRows streams the files once and copies the features of each wanted
@@ -647,6 +581,9 @@ func lateRows(files []string, late map[string][]string) ([]featstore.Row, error)
 	var rows []featstore.Row
 	for _, f := range files {
 		r, err := featstore.Open(f)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -181,7 +181,7 @@ func TestFeaturizeRealImagesAndHostileFiles(t *testing.T) {
 	if len(got) != len(bad) {
 		t.Errorf("%d error records, want %d: %v", len(got), len(bad), got)
 	}
-	if _, err := os.Stat(PartsDir(out)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(featstore.PartsDir(out)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("parts folder left behind: %v", err)
 	}
 }
@@ -270,7 +270,7 @@ func TestResumeFromChunks(t *testing.T) {
 	// Cancel once some chunks exist.
 	go func() {
 		for {
-			files, _ := filepath.Glob(filepath.Join(PartsDir(out), "chunk-*.parquet"))
+			files, _ := filepath.Glob(filepath.Join(featstore.PartsDir(out), "chunk-*.parquet"))
 			if len(files) >= 2 {
 				cancel()
 				return
@@ -284,7 +284,7 @@ func TestResumeFromChunks(t *testing.T) {
 	if err == nil && sum.OK == len(items) {
 		t.Skip("finished before it could be interrupted")
 	}
-	chunks, _ := filepath.Glob(filepath.Join(PartsDir(out), "chunk-*.parquet"))
+	chunks, _ := filepath.Glob(filepath.Join(featstore.PartsDir(out), "chunk-*.parquet"))
 	for _, c := range chunks {
 		rows, _ := readAll(t, c)
 		seen += len(rows)
