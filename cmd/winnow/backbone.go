@@ -1,0 +1,102 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/winnowml/winnow/internal/tfjs"
+)
+
+func newBackboneCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "backbone",
+		Short: "Make ONNX backbones for featurize",
+	}
+	var (
+		out     string
+		taps    []string
+		name    string
+		list    bool
+		noProbs bool
+	)
+	imp := &cobra.Command{
+		Use:   "import-tfjs SRC -o NAME.onnx [--tap LAYER[,LAYER...]]",
+		Short: "Convert a TF.js layers (Keras) model to an ONNX backbone with its sidecar",
+		Long: `Converts a TensorFlow.js layers model -- SRC is its model.json, or a folder
+holding model.json or nsfwjs' model.min.js with the weight shards beside it --
+into NAME.onnx and the sidecar NAME.onnx.json that featurize reads.
+
+The graph takes NHWC float RGB images in [0,1] (the sidecar says scale 255,
+mean 0, std 1, as nsfwjs feeds its models) and outputs "features": the spatial
+mean of each --tap layer, concatenated (default: the Flatten or global average
+pool before the classifier head), and "probs", the model's own output.
+
+  winnow backbone import-tfjs .deps/nsfwjs/mobilenet_v2 --list-layers
+  winnow backbone import-tfjs .deps/nsfwjs/mobilenet_v2 -o mnv2.onnx --tap block_13_expand_relu`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !list && out == "" {
+				return errors.New("-o NAME.onnx is required (or --list-layers)")
+			}
+			m, err := tfjs.Load(args[0])
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if list {
+				return listLayers(cmd, m)
+			}
+			res, err := tfjs.Convert(m, tfjs.Options{Name: name, Taps: taps, NoProbs: noProbs})
+			if err != nil {
+				return err
+			}
+			if err := res.Save(out); err != nil {
+				return err
+			}
+			var parts []string
+			for _, t := range res.Taps {
+				parts = append(parts, fmt.Sprintf("%s (%s -> %d)", t.Layer, t.Shape, t.Dim))
+			}
+			fmt.Fprintf(w, "wrote %s and %s\n", out, out+".json")
+			fmt.Fprintf(w, "input:    %s NHWC %dx%dx3, RGB/255\n", tfjs.InputName, res.Spec.Input.Size[0], res.Spec.Input.Size[1])
+			fmt.Fprintf(w, "features: %d = %s\n", res.Dim, strings.Join(parts, " + "))
+			if res.Probs != nil {
+				fmt.Fprintf(w, "probs:    %s (the model's output)\n", res.Probs)
+			}
+			return nil
+		},
+	}
+	f := imp.Flags()
+	f.StringVarP(&out, "output", "o", "", "ONNX file to write; the sidecar goes to the same path + .json")
+	f.StringSliceVar(&taps, "tap", nil, "layers whose global average pools make the features (default: the layer before the classifier head)")
+	f.StringVar(&name, "name", "", "backbone name in the sidecar (default: the output file's base name)")
+	f.BoolVar(&list, "list-layers", false, "print every layer's name, type and output shape, then exit")
+	f.BoolVar(&noProbs, "no-probs", false, "leave out the model's own output, and the layers only it needs")
+	cmd.AddCommand(imp)
+	return cmd
+}
+
+func listLayers(cmd *cobra.Command, m *tfjs.Model) error {
+	layers, err := m.Summary()
+	if err != nil {
+		return err
+	}
+	def, _ := m.DefaultTap()
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LAYER\tTYPE\tOUTPUT\tTAP DIM\tNOTE")
+	for _, l := range layers {
+		note := ""
+		if l.Name == def {
+			note = "default tap"
+		}
+		if l.Err != nil {
+			note = "cannot convert: " + l.Err.Error()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", l.Name, l.Class, l.Shape, l.FeatureDim(), note)
+	}
+	return tw.Flush()
+}
