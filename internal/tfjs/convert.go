@@ -26,6 +26,7 @@ type node struct {
 	layer *Layer
 	op    op
 	in    []*node
+	out   []*node // the layers it feeds
 	shape Shape
 	err   error
 }
@@ -64,6 +65,7 @@ func (m *Model) graph() (map[string]*node, error) {
 				return nil, fmt.Errorf("input of layer %s: %w", name, err)
 			}
 			n.in = append(n.in, in)
+			in.out = append(in.out, n)
 			if in.err != nil && n.err == nil {
 				n.err = in.err
 			}
@@ -317,9 +319,9 @@ func writeAtomic(path string, data []byte) error {
 
 // emitter writes the ONNX nodes of each needed layer once.
 type emitter struct {
-	m     *Model
-	b     *onnx.Builder
-	names map[*node]string
+	m      *Model
+	b      *onnx.Builder
+	names  map[*node]string
 	consts map[float32]string
 }
 
@@ -513,8 +515,32 @@ func (o activationOp) emit(e *emitter, n *node, in []string) (string, error) {
 func (identityOp) emit(_ *emitter, _ *node, in []string) (string, error) { return in[0], nil }
 
 func (o zeroPadOp) emit(e *emitter, n *node, in []string) (string, error) {
+	for _, next := range n.out {
+		if _, ok := next.op.(poolOp); ok {
+			return o.emitAsConv(e, n, in)
+		}
+	}
 	pads := e.b.Int64(n.layer.Name+"/pads", []int64{8}, []int64{0, 0, int64(o.top), int64(o.left), 0, 0, int64(o.bottom), int64(o.right)})
 	return e.b.Op("Pad", n.layer.Name, []string{in[0], pads}, onnx.Str("mode", "constant")), nil
+}
+
+// emitAsConv zero-pads with a depthwise 1x1 convolution of weight 1, which
+// is exact. A Pad node in front of a pool is what ONNX Runtime's PadFusion
+// (optimisation level basic, on by default) merges into the pool's own pads,
+// which are not zeros -- MaxPool ignores them, as AveragePool with
+// count_include_pad=0 does -- and which it then refuses to load when they are
+// as large as the window.
+func (o zeroPadOp) emitAsConv(e *emitter, n *node, in []string) (string, error) {
+	c := n.shape[2]
+	ones := make([]float32, c)
+	for i := range ones {
+		ones[i] = 1
+	}
+	w := e.b.Float(n.layer.Name+"/W", []int64{int64(c), 1, 1, 1}, ones)
+	return e.b.Op("Conv", n.layer.Name, []string{in[0], w},
+		onnx.Ints("kernel_shape", 1, 1),
+		onnx.Ints("pads", int64(o.top), int64(o.left), int64(o.bottom), int64(o.right)),
+		onnx.Int("group", int64(c))), nil
 }
 
 func (addOp) emit(e *emitter, n *node, in []string) (string, error) {

@@ -220,12 +220,17 @@ func TestMatchesTFJS(t *testing.T) {
 // "features" and "probs".
 func runConverted(t testing.TB, model []byte, batch []float32, n, size int) (feats, probs []float32) {
 	t.Helper()
+	return runConvertedHW(t, model, batch, n, size, size)
+}
+
+func runConvertedHW(t testing.TB, model []byte, batch []float32, n, h, w int) (feats, probs []float32) {
+	t.Helper()
 	s, err := ort.NewDynamicAdvancedSessionWithONNXData(model, []string{InputName}, []string{FeaturesName, ProbsName}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Destroy()
-	in, err := ort.NewTensor(ort.NewShape(int64(n), int64(size), int64(size), 3), batch)
+	in, err := ort.NewTensor(ort.NewShape(int64(n), int64(h), int64(w), 3), batch)
 	if err != nil {
 		t.Fatal(err)
 	}
