@@ -283,3 +283,42 @@ func TestLoadWrappedFolder(t *testing.T) {
 		t.Errorf("Convert: dim %d spec %+v", res.Dim, res.Spec)
 	}
 }
+
+func TestSequentialModel(t *testing.T) {
+	// Keras 2.2.4 Sequential: no InputLayer, batch_input_shape on the first layer.
+	dir := t.TempDir()
+	mj := `{"modelTopology":{"class_name":"Sequential","config":{"name":"seq","layers":[
+		{"class_name":"Conv2D","config":{"name":"c","batch_input_shape":[null,5,6,3],"filters":2,"kernel_size":[3,3],"strides":[2,2],"padding":"same","use_bias":false,"activation":"relu"}},
+		{"class_name":"GlobalAveragePooling2D","config":{"name":"g"}},
+		{"class_name":"Dense","config":{"name":"d","units":4,"activation":"softmax","use_bias":false}}]}},
+		"weightsManifest":[{"paths":["w.bin"],"weights":[{"name":"c/kernel","shape":[3,3,3,2],"dtype":"float32"},{"name":"d/kernel","shape":[2,4],"dtype":"float32"}]}]}`
+	if err := os.WriteFile(filepath.Join(dir, "model.json"), []byte(mj), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "w.bin"), make([]byte, 4*(54+8)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := m.Summary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range sum {
+		got = append(got, l.Name+":"+l.Class+":"+l.Shape.String())
+	}
+	want := "c_input:InputLayer:5x6x3 c:Conv2D:3x3x2 g:GlobalAveragePooling2D:2 d:Dense:4"
+	if strings.Join(got, " ") != want {
+		t.Errorf("Sequential layers:\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+	res, err := Convert(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Taps[0].Layer != "g" || res.Dim != 2 || res.Probs.String() != "4" {
+		t.Errorf("Convert: taps %+v dim %d probs %v", res.Taps, res.Dim, res.Probs)
+	}
+}

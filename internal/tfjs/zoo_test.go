@@ -35,7 +35,7 @@ func TestZooMatchesTFJS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	taps := []string{"c1", "bn", "add", "mp", "ap", "flat", "vec", "fc"}
+	taps := []string{"c1", "bn", "add", "mp", "ap", "avp", "flat", "vec", "fc"}
 	res, err := Convert(m, Options{Taps: taps})
 	if err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ function build() {
   const mp = L.maxPooling2d({name: 'mp', poolSize: 3, strides: 2, padding: 'same'}).apply(pad); // 4x4
   const ap = L.averagePooling2d({name: 'ap', poolSize: 3, strides: 1, padding: 'same'}).apply(mp);
   const act = L.activation({name: 'act', activation: 'sigmoid'}).apply(ap);
-  const avp = L.averagePooling2d({name: 'avp', poolSize: 2, padding: 'valid'}).apply(act); // 2x2, strides = pool
+  const avp = L.averagePooling2d({name: 'avp', poolSize: 3, strides: 2, padding: 'same'}).apply(act); // 2x2, pads (0,1): uneven, padding not counted
   const flat = L.flatten({name: 'flat'}).apply(avp); // 2*2*12 in NHWC order
   const gap = L.globalAveragePooling2d({name: 'gap'}).apply(mp);
   const vec = L.concatenate({name: 'vec'}).apply([flat, gap]);
@@ -88,7 +88,7 @@ async function main() {
     fs.writeFileSync(path.join(out, 'weights.bin'), Buffer.from(a.weightData));
     return {modelArtifactsInfo: {dateSaved: new Date(), modelTopologyType: 'JSON'}};
   }));
-  const taps = ['c1', 'bn', 'add', 'mp', 'ap', 'flat', 'vec', 'fc'];
+  const taps = ['c1', 'bn', 'add', 'mp', 'ap', 'avp', 'flat', 'vec', 'fc'];
   const probe = tfl.model({inputs: model.inputs, outputs: [...taps.map((t) => model.getLayer(t).output), model.outputs[0]]});
   const n = 2;
   const x = tf.tensor4d(Float32Array.from({length: n * H * W * 3}, (_, i) => input(i)), [n, H, W, 3]);
