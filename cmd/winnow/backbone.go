@@ -30,10 +30,14 @@ func newBackboneCmd() *cobra.Command {
 holding model.json or nsfwjs' model.min.js with the weight shards beside it --
 into NAME.onnx and the sidecar NAME.onnx.json that featurize reads.
 
-The graph takes NHWC float RGB images in [0,1] (the sidecar says scale 255,
-mean 0, std 1, as nsfwjs feeds its models) and outputs "features": the spatial
+The graph takes NHWC float RGB images and outputs "features": the spatial
 mean of each --tap layer, concatenated (default: the Flatten or global average
-pool before the classifier head), and "probs", the model's own output.
+pool before the classifier head), and "probs", the model's own output (left
+out with --no-probs, which also drops the layers only it needs).
+
+The sidecar says pixels go in as v/255 (scale 255, mean 0, std 1), which is
+how nsfwjs feeds its models. A model trained on other inputs, e.g. [-1, 1],
+needs its sidecar's mean and std edited (0.5 and 0.5 for [-1, 1]).
 
   winnow backbone import-tfjs .deps/nsfwjs/mobilenet_v2 --list-layers
   winnow backbone import-tfjs .deps/nsfwjs/mobilenet_v2 -o mnv2.onnx --tap block_13_expand_relu`,

@@ -253,7 +253,7 @@ func Convert(m *Model, opt Options) (*Result, error) {
 		tapNames = append(tapNames, t.Layer)
 	}
 	res.Model.DocString = ptr(fmt.Sprintf("Converted by winnow from the TF.js layers model %s (Keras %s, model %q). "+
-		"input: NHWC float32 RGB in [0,1] (pixel/255), as nsfwjs feeds it. features: spatial mean of %s. probs: the model's own output.",
+		"input: NHWC float32 RGB; the sidecar assumes pixel/255, as nsfwjs feeds its models. features: spatial mean of %s. probs: the model's own output.",
 		filepath.Base(m.Source), m.KerasVersion, m.Name, strings.Join(tapNames, ", ")))
 	res.Spec = backbone.Spec{
 		Name: opt.Name,
