@@ -129,3 +129,28 @@ func TestSavedModelOpensAsBackbone(t *testing.T) {
 		}
 	}
 }
+
+// winnow names a backbone by the sha256 of its .onnx file, so converting the
+// same model twice must give the same bytes.
+func TestConvertIsDeterministic(t *testing.T) {
+	var first []byte
+	for i := 0; i < 3; i++ {
+		m, err := Load(repoPath("testdata/tfjs/zoo/model.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Convert(m, Options{Taps: []string{"vec", "bn", "mp"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := onnx.Marshal(res.Model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = data
+		} else if string(data) != string(first) {
+			t.Fatalf("conversion %d differs from the first (%d vs %d bytes)", i, len(data), len(first))
+		}
+	}
+}
