@@ -31,6 +31,7 @@ Typical start:
 	}
 	root.PersistentFlags().StringVar(&g.ortLib, "ort-lib", "",
 		"path to ONNX Runtime's "+backbone.LibName+" (default: $"+backbone.EnvLib+", next to winnow, the .deps folder of a checkout, system paths)")
-	root.AddCommand(newFeaturizeCmd(g), newFeaturesCmd(), newTrainCmd(), newEvaluateCmd(), newPredictCmd(), newVersionCmd(g))
+	root.AddCommand(newFeaturizeCmd(g), newFeaturesCmd(), newBackboneCmd(), newTrainCmd(), newEvaluateCmd(), newPredictCmd(),
+		newSelectCmd(), newSimulateCmd(), newVersionCmd(g))
 	return root
 }
