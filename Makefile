@@ -10,7 +10,7 @@ LDFLAGS := -X main.version=$(VERSION)
 
 all: build
 
-deps: $(ORT_LIB) $(DEPS)/apt.ok
+deps: $(ORT_LIB) $(DEPS)/apt.ok $(DEPS)/backbones/.ok
 
 $(ORT_LIB): scripts/fetch-ort.sh
 	scripts/fetch-ort.sh $(DEPS)/onnxruntime
@@ -21,6 +21,15 @@ $(DEPS)/apt.ok: scripts/apt-need.sh
 	scripts/apt-need.sh libjpeg62-turbo-dev:/usr/include/jpeglib.h \
 		dataset-fashion-mnist:/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
 	@mkdir -p $(DEPS) && touch $@
+
+# The built-in backbones: Keras models from the npm package nsfwjs, converted
+# to ONNX by winnow itself (internal/tfjs), tapped as internal/backbone says.
+$(DEPS)/nsfwjs/VERSION: scripts/fetch-nsfwjs.sh
+	scripts/fetch-nsfwjs.sh $(DEPS)/nsfwjs
+
+$(DEPS)/backbones/.ok: $(DEPS)/nsfwjs/VERSION internal/backbone/builtin.go $(wildcard internal/tfjs/*.go)
+	$(GO) run ./cmd/winnow backbone install --from $(DEPS)/nsfwjs --to $(DEPS)/backbones
+	@touch $@
 
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/winnow ./cmd/winnow

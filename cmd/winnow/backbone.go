@@ -3,11 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/winnowml/winnow/internal/backbone"
 	"github.com/winnowml/winnow/internal/tfjs"
 )
 
@@ -80,7 +83,73 @@ needs its sidecar's mean and std edited (0.5 and 0.5 for [-1, 1]).
 	f.StringVar(&name, "name", "", "backbone name in the sidecar (default: the output file's base name)")
 	f.BoolVar(&list, "list-layers", false, "print every layer's name, type and output shape, then exit")
 	f.BoolVar(&noProbs, "no-probs", false, "leave out the model's own output, and the layers only it needs")
-	cmd.AddCommand(imp)
+	cmd.AddCommand(imp, newBackboneListCmd(), newBackboneInstallCmd())
+	return cmd
+}
+
+func newBackboneListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "Show the built-in backbones: dimension, input size, where the weights come from",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, _ := backbone.BackbonesDir()
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tDIM\tINPUT\tSTATE\tWEIGHTS\tDESCRIPTION")
+			for i, b := range backbone.Builtins() {
+				state := "built in"
+				if b.Imported() {
+					state = "not installed (make deps)"
+					if _, err := os.Stat(filepath.Join(dir, b.File())); dir != "" && err == nil {
+						state = "installed"
+					}
+				}
+				name := b.Name
+				if i == 0 {
+					name += " (default)"
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%dx%d\t%s\t%s\t%s\n", name, b.Dim, b.Size[0], b.Size[1], state, b.Source, b.Description)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newBackboneInstallCmd() *cobra.Command {
+	var from, to string
+	cmd := &cobra.Command{
+		Use:   "install --from NSFWJS_MODELS --to DIR",
+		Short: "Convert the built-in backbones from the nsfwjs package's Keras models (make deps runs this)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := os.MkdirAll(to, 0o755); err != nil {
+				return err
+			}
+			for _, b := range backbone.Builtins() {
+				if !b.Imported() {
+					continue
+				}
+				m, err := tfjs.Load(filepath.Join(from, b.FromModel))
+				if err != nil {
+					return fmt.Errorf("%s: %w", b.Name, err)
+				}
+				res, err := tfjs.Convert(m, tfjs.Options{Name: b.Name, Taps: b.Taps, NoProbs: true})
+				if err != nil {
+					return fmt.Errorf("%s: %w", b.Name, err)
+				}
+				if res.Dim != b.Dim {
+					return fmt.Errorf("%s: converted to %d features, the registry says %d", b.Name, res.Dim, b.Dim)
+				}
+				if err := res.Save(filepath.Join(to, b.File())); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "backbone: %s -> %s (%d features)\n", b.Name, filepath.Join(to, b.File()), res.Dim)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", ".deps/nsfwjs", "folder with nsfwjs' models (scripts/fetch-nsfwjs.sh)")
+	cmd.Flags().StringVar(&to, "to", ".deps/backbones", "folder to write the ONNX backbones to")
 	return cmd
 }
 

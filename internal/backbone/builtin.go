@@ -18,10 +18,18 @@ type Builtin struct {
 	Dim         int
 	Size        [2]int // input [height, width]
 
-	// file is the ONNX file name in the backbones folder, for backbones
-	// imported by `make deps`; generated backbones have none.
-	file string
+	// Imported built-ins are converted by `winnow backbone install` (run by
+	// `make deps`) from the Keras model FromModel in the nsfwjs package,
+	// tapped at Taps, into Name.onnx in the backbones folder.
+	FromModel string
+	Taps      []string
 }
+
+// File is the ONNX file name of an imported built-in in the backbones folder.
+func (b Builtin) File() string { return b.Name + ".onnx" }
+
+// Imported reports whether the built-in comes from converted weights.
+func (b Builtin) Imported() bool { return b.FromModel != "" }
 
 // EnvBackbones names the environment variable that points at the folder of
 // imported built-in backbones.
@@ -30,7 +38,17 @@ const EnvBackbones = "WINNOW_BACKBONES"
 // imported lists the built-ins that `make deps` converts from the Keras
 // models in the npm package nsfwjs; see bench/backbone-probe.sh for how the
 // tapped layers were chosen.
-var imported = []Builtin{}
+var imported = []Builtin{
+	{Name: "mobilenet-v2", Description: "MobileNetV2, global average pool of block_13_expand_relu (fast; ImageNet features kept best by the middle layers)",
+		Source: "npm nsfwjs@4.4.0 (MIT), Keras MobileNetV2 fine-tuned from ImageNet", Dim: 576, Size: [2]int{224, 224},
+		FromModel: "mobilenet_v2", Taps: []string{"block_13_expand_relu"}},
+	{Name: "inception-v3", Description: "InceptionV3, global average pool of mixed7 (about 8x slower than mobilenet-v2)",
+		Source: "npm nsfwjs@4.4.0 (MIT), Keras InceptionV3 fine-tuned from ImageNet", Dim: 768, Size: [2]int{299, 299},
+		FromModel: "inception_v3", Taps: []string{"mixed7"}},
+	{Name: "mobilenet-v2-multi", Description: "MobileNetV2, pools of block_6_expand_relu, block_13_expand_relu and out_relu concatenated (multi-scale)",
+		Source: "npm nsfwjs@4.4.0 (MIT), Keras MobileNetV2 fine-tuned from ImageNet", Dim: 192 + 576 + 1280, Size: [2]int{224, 224},
+		FromModel: "mobilenet_v2", Taps: []string{"block_6_expand_relu", "block_13_expand_relu", "out_relu"}},
+}
 
 // Builtins lists every built-in backbone, the default first.
 func Builtins() []Builtin {
@@ -71,7 +89,7 @@ func Resolve(model string) (data []byte, where string, spec Spec, err error) {
 		if dir == "" {
 			return nil, "", Spec{}, fmt.Errorf("built-in backbone %s is not installed; looked in:\n  %s\nFix: run `make deps` in the winnow checkout, or set %s", model, strings.Join(tried, "\n  "), EnvBackbones)
 		}
-		path := filepath.Join(dir, b.file)
+		path := filepath.Join(dir, b.File())
 		data, err = os.ReadFile(path)
 		if err != nil {
 			return nil, "", Spec{}, err

@@ -37,7 +37,7 @@ func tinyWorld(t *testing.T) Config {
 		add(fmt.Sprintf("pool-a%d", i), -0.5-float64(i), 0.2, "a")
 		add(fmt.Sprintf("pool-b%d", i), 0.5+float64(i), -0.2, "b")
 	}
-	add("pool-na", 0.1, 0, "other") // outside the classes: NA
+	add("pool-na", 0.1, 0, "other")  // outside the classes: NA
 	add("pool-nolabel", 0.2, 0, "-") // no oracle label: NA
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
