@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,13 +86,19 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	params := linear.Params{L1: f.l1, L2: f.l2, Norm: f.normalize}
 	var cvResult any
 	if f.cv > 0 {
-		best, table, err := crossValidate(set, params, f.cv, f.seed)
+		folds := f.cv
+		if smallest := slices.Min(counts); smallest < folds {
+			// A stratified fold needs a row of every class.
+			folds = max(smallest, 2)
+			fmt.Fprintf(stderr, "train: the smallest class has %d rows; using %d folds instead of %d\n", smallest, folds, f.cv)
+		}
+		best, table, err := crossValidate(set, params, folds, f.seed)
 		if err != nil {
 			return err
 		}
 		params.L1, params.L2 = best.L1, best.L2
 		cvResult = table
-		fmt.Fprintf(stderr, "train: %d-fold cross-validation chose l1=%g l2=%g\n", f.cv, params.L1, params.L2)
+		fmt.Fprintf(stderr, "train: %d-fold cross-validation chose l1=%g l2=%g\n", folds, params.L1, params.L2)
 	}
 	start := time.Now()
 	m, err := linear.Fit(set.X, set.Y, len(set.Classes), params, nil)
