@@ -41,13 +41,19 @@ test: deps
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# The main job on built-in defaults: featurize the bundled images with the
+# default backbone (bad files are reported, not fatal), then replay active
+# learning on the labelled Fashion-MNIST sample and write an HTML report.
 demo: build
 	@rm -rf demo-out && mkdir -p demo-out
-	bin/winnow featurize testdata/images -o demo-out/features.parquet \
-		--model testdata/models/tiny.onnx --errors demo-out/errors.jsonl
+	bin/winnow featurize testdata/images -o demo-out/features.parquet --errors demo-out/errors.jsonl
 	bin/winnow features info demo-out/features.parquet
-	@echo "skipped files, as reported in demo-out/errors.jsonl:"
-	@cut -c1-150 demo-out/errors.jsonl
+	@echo "--- skipped files (demo-out/errors.jsonl):" && cut -c1-120 demo-out/errors.jsonl
+	bin/winnow featurize testdata/images/fmnist -o demo-out/fmnist.parquet -q
+	bin/winnow simulate --features demo-out/fmnist.parquet --labels testdata/images/fmnist/labels.csv \
+		--out demo-out/simulate --test-fraction 0.3 --initial-per-class 2 --batch 5 --rounds 5 \
+		--strategies entropy,margin,random --repeats 5
+	@echo "--- open demo-out/simulate/report.html in a browser"
 
 clean:
 	rm -rf bin demo-out
