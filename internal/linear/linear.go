@@ -1,0 +1,315 @@
+// Package linear fits elastic-net multinomial logistic regression, the
+// model winnow trains on image features. It minimises, over W (k×d) and
+// unpenalised intercepts b (k),
+//
+//	sum_i wt_i * -log softmax(W x_i + b)_{y_i} + l2/2 ||W||_F² + l1 ||W||_1
+//
+// with the full k-class parametrisation (as ML.NET's multiclass logistic
+// regression). The loss is a sum over rows, not a mean, so the same l1, l2
+// regularise less as the training set grows.
+//
+// Features arrive as gonum float64 matrices. winnow stores them as float32;
+// the caller widens them once, and Fit copies them once more into the
+// normalised row-major layout the solver works on. Everything inside is
+// float64: the convergence tolerances (relative objective change 1e-9) are
+// below float32 resolution.
+package linear
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+)
+
+// Params controls one fit.
+type Params struct {
+	L1, L2 float64
+	// Norm is the normalisation kind fitted on the training rows: "auto"
+	// (default), "standard" or "none".
+	Norm string
+	// MaxIter bounds solver iterations (default 5000).
+	MaxIter int
+	// Tol is the relative objective change below which the solver may stop
+	// (default 1e-9); KKTTol bounds the max-norm of the minimum-norm
+	// subgradient relative to the smallest l1 that zeroes all weights
+	// (default 1e-6). Both must hold.
+	Tol, KKTTol float64
+	// Weights are optional per-row observation weights (nil: all 1).
+	Weights []float64
+}
+
+func (p Params) withDefaults() Params {
+	if p.Norm == "" {
+		p.Norm = NormAuto
+	}
+	if p.MaxIter <= 0 {
+		p.MaxIter = 5000
+	}
+	if p.Tol <= 0 {
+		p.Tol = 1e-9
+	}
+	if p.KKTTol <= 0 {
+		p.KKTTol = 1e-6
+	}
+	return p
+}
+
+// Summary describes how a fit went.
+type Summary struct {
+	Iterations int     `json:"iterations"`
+	Objective  float64 `json:"objective"`
+	Seconds    float64 `json:"seconds"`
+	Converged  bool    `json:"converged"`
+	// KKT is the max-norm of the minimum-norm subgradient at the solution,
+	// divided by the scale it was judged against.
+	KKT float64 `json:"kkt"`
+	N   int     `json:"n"`
+	D   int     `json:"d"`
+}
+
+// Model is a fitted classifier. W and B act on normalised features;
+// Predict applies Norm first. Classes is not set by Fit (it only sees class
+// indices); callers that know the names fill it in before saving.
+type Model struct {
+	Classes []string      `json:"classes,omitempty"`
+	Norm    Normalization `json:"normalization"`
+	W       [][]float64   `json:"w"` // k×d
+	B       []float64     `json:"b"` // k, centred to mean 0
+	L1      float64       `json:"l1"`
+	L2      float64       `json:"l2"`
+	Summary Summary       `json:"summary"`
+}
+
+// K returns the number of classes, D the number of raw features.
+func (m *Model) K() int { return len(m.B) }
+func (m *Model) D() int { return len(m.Norm.Scale) }
+
+// Fit trains on X (n×d raw features) with labels y in 0..k-1. Every class
+// must have positive total weight: with a class absent the objective has no
+// minimum (its intercept would run to -inf). If warm is not nil the solver
+// starts from it; its weights are carried over through raw feature space,
+// so a warm model fitted under a different normalisation (e.g. on fewer
+// rows) is still a good start.
+func Fit(X mat.Matrix, y []int, k int, p Params, warm *Model) (*Model, error) {
+	start := time.Now()
+	p = p.withDefaults()
+	n, d := X.Dims()
+	if n == 0 {
+		return nil, fmt.Errorf("linear: no training rows")
+	}
+	nz, err := FitNormalization(p.Norm, X)
+	if err != nil {
+		return nil, err
+	}
+	prob, err := newProblem(nz.applyMatrix(X), n, d, y, k, p.Weights, p.L1, p.L2)
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range prob.x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("linear: non-finite feature in row %d column %d", i/d, i%d)
+		}
+	}
+	cw := prob.classWeights()
+	for c, w := range cw {
+		if !(w > 0) {
+			return nil, fmt.Errorf("linear: class %d has no training rows (or zero total weight)", c)
+		}
+	}
+
+	theta := make([]float64, k*d+k)
+	if warm != nil {
+		if warm.K() != k || warm.D() != d {
+			return nil, fmt.Errorf("linear: warm start has %d classes × %d features, data has %d × %d", warm.K(), warm.D(), k, d)
+		}
+		transfer(warm, &nz, theta)
+	} else {
+		copy(theta[k*d:], interceptOnly(cw))
+	}
+	// The solver works on column-centred features with shifted intercepts
+	// b' = b + W mu. This is an exact change of variables (the penalties
+	// only see W), but it removes the dominant eigenvalue of XᵀX that
+	// non-negative features (ReLU embeddings, pixel-like data) have along
+	// their mean, which otherwise makes the problem badly conditioned.
+	mu := centre(prob.x, n, d)
+	shiftIntercepts(theta, mu, k, d, +1)
+	res := prob.solve(theta, p.MaxIter, p.Tol, p.KKTTol)
+	// Report the objective freshly computed, not the solver's running
+	// value (same value as Objective up to rounding: the change of
+	// variables is exact).
+	z := make([]float64, n*k)
+	prob.margins(theta[:k*d], z)
+	sq, abs := prob.penalty(theta[:k*d])
+	obj := prob.loss(z, theta[k*d:], nil) + sq + abs
+	shiftIntercepts(theta, mu, k, d, -1)
+
+	m := &Model{Norm: nz, L1: p.L1, L2: p.L2, W: make([][]float64, k), B: make([]float64, k)}
+	for c := range m.W {
+		m.W[c] = append([]float64(nil), theta[c*d:(c+1)*d]...)
+	}
+	copy(m.B, theta[k*d:])
+	mean := 0.0
+	for _, v := range m.B {
+		mean += v
+	}
+	mean /= float64(k)
+	for c := range m.B {
+		m.B[c] -= mean
+	}
+	m.Summary = Summary{
+		Iterations: res.iters,
+		Objective:  obj,
+		Seconds:    time.Since(start).Seconds(),
+		Converged:  res.converged,
+		KKT:        res.kkt / res.kktScale,
+		N:          n,
+		D:          d,
+	}
+	return m, nil
+}
+
+// centre subtracts the column means from the n×d row-major x in place and
+// returns them.
+func centre(x []float64, n, d int) []float64 {
+	mu := make([]float64, d)
+	for i := 0; i < n; i++ {
+		axpy(1, x[i*d:(i+1)*d], mu)
+	}
+	for j := range mu {
+		mu[j] /= float64(n)
+	}
+	for i := 0; i < n; i++ {
+		axpy(-1, mu, x[i*d:(i+1)*d])
+	}
+	return mu
+}
+
+// shiftIntercepts adds sign * W mu to the intercepts in theta.
+func shiftIntercepts(theta, mu []float64, k, d int, sign float64) {
+	for c := 0; c < k; c++ {
+		theta[k*d+c] += sign * dot(theta[c*d:(c+1)*d], mu)
+	}
+}
+
+// transfer maps a model's weights into the normalised space of nz via raw
+// feature space: raw weights ω_kj = W_kj s_j and raw intercepts
+// b_k - Σ_j ω_kj o_j, then back with the new offsets and scales. Columns
+// that the new normalisation zeroes get weight 0.
+func transfer(warm *Model, nz *Normalization, theta []float64) {
+	k, d := warm.K(), warm.D()
+	for c := 0; c < k; c++ {
+		b := warm.B[c]
+		for j := 0; j < d; j++ {
+			omega := warm.W[c][j] * warm.Norm.Scale[j]
+			b += omega * (nz.Offset[j] - warm.Norm.Offset[j])
+			if nz.Scale[j] != 0 {
+				theta[c*d+j] = omega / nz.Scale[j]
+			}
+		}
+		theta[k*d+c] = b
+	}
+}
+
+// Predict writes the class probabilities for one raw feature vector into
+// dst (allocated if short) and returns it.
+func (m *Model) Predict(x []float64, dst []float64) []float64 {
+	k := m.K()
+	if cap(dst) < k {
+		dst = make([]float64, k)
+	}
+	dst = dst[:k]
+	xn := m.Norm.Apply(x, nil)
+	for c := range dst {
+		dst[c] = m.B[c] + dot(m.W[c], xn)
+	}
+	softmax(dst)
+	return dst
+}
+
+// PredictBatch returns the n×k class probabilities for the rows of X (raw
+// features), using one GEMM. dst is reused when it is n×k.
+func (m *Model) PredictBatch(X mat.Matrix, dst *mat.Dense) *mat.Dense {
+	n, d := X.Dims()
+	k := m.K()
+	if d != m.D() {
+		panic(fmt.Sprintf("linear: model has %d features, X has %d", m.D(), d))
+	}
+	if dst == nil || dst.IsEmpty() {
+		dst = mat.NewDense(n, k, nil)
+	} else if r, c := dst.Dims(); r != n || c != k {
+		panic(fmt.Sprintf("linear: dst is %d×%d, want %d×%d", r, c, n, k))
+	}
+	xn := m.Norm.applyMatrix(X)
+	w := m.flatW()
+	raw := dst.RawMatrix()
+	out := blas64.General{Rows: n, Cols: k, Stride: raw.Stride, Data: raw.Data}
+	if d > 0 {
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1,
+			blas64.General{Rows: n, Cols: d, Stride: d, Data: xn},
+			blas64.General{Rows: k, Cols: d, Stride: d, Data: w}, 0, out)
+	} else {
+		for i := 0; i < n; i++ {
+			clear(raw.Data[i*raw.Stride : i*raw.Stride+k])
+		}
+	}
+	for i := 0; i < n; i++ {
+		row := raw.Data[i*raw.Stride : i*raw.Stride+k]
+		for c := range row {
+			row[c] += m.B[c]
+		}
+		softmax(row)
+	}
+	return dst
+}
+
+// LogLoss returns the weighted mean of -log p(y_i | x_i) over the rows of
+// X (raw features); weights may be nil.
+func (m *Model) LogLoss(X mat.Matrix, y []int, weights []float64) (float64, error) {
+	n, d := X.Dims()
+	if d != m.D() {
+		return 0, fmt.Errorf("linear: model has %d features, X has %d", m.D(), d)
+	}
+	prob, err := newProblem(m.Norm.applyMatrix(X), n, d, y, m.K(), weights, 0, 0)
+	if err != nil {
+		return 0, err
+	}
+	z := make([]float64, n*m.K())
+	prob.margins(m.flatW(), z)
+	total := 0.0
+	for i := 0; i < n; i++ {
+		total += prob.weight(i)
+	}
+	if total == 0 {
+		return 0, fmt.Errorf("linear: no weight to average over")
+	}
+	return prob.loss(z, m.B, nil) / total, nil
+}
+
+func (m *Model) flatW() []float64 {
+	w := make([]float64, 0, m.K()*m.D())
+	for _, row := range m.W {
+		w = append(w, row...)
+	}
+	return w
+}
+
+// softmax replaces z by softmax(z), shifting by the max so no exp
+// overflows.
+func softmax(z []float64) {
+	mx := math.Inf(-1)
+	for _, v := range z {
+		mx = math.Max(mx, v)
+	}
+	s := 0.0
+	for c, v := range z {
+		z[c] = math.Exp(v - mx)
+		s += z[c]
+	}
+	for c := range z {
+		z[c] /= s
+	}
+}

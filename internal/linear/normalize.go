@@ -1,0 +1,128 @@
+package linear
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// Normalization kinds.
+const (
+	NormAuto     = "auto"
+	NormStandard = "standard"
+	NormNone     = "none"
+)
+
+// Normalization maps a raw feature vector x to x' = (x - Offset) * Scale,
+// column by column. It is fitted on training rows only and stored in the
+// model, because the penalties act on the weights of the normalised
+// features: the same raw data under another normalisation is a different
+// optimisation problem.
+type Normalization struct {
+	Kind   string    `json:"kind"`
+	Offset []float64 `json:"offset"`
+	Scale  []float64 `json:"scale"`
+}
+
+// FitNormalization fits a normalisation of the given kind ("" means auto) on
+// the rows of X. Observation weights are deliberately ignored: ML.NET's
+// normalisers ignore them too, and it keeps the mapping a property of the
+// feature matrix alone.
+//
+//   - auto: each column is divided by its largest absolute value, so zero
+//     stays zero and sparsity patterns are kept (ML.NET's min-max
+//     normaliser with fixZero). An all-zero column gets scale 1 and stays 0.
+//   - standard: (x - mean) / sd with the population sd; a constant column
+//     gets scale 0, i.e. it becomes 0 and carries no weight.
+//   - none: identity.
+func FitNormalization(kind string, X mat.Matrix) (Normalization, error) {
+	if kind == "" {
+		kind = NormAuto
+	}
+	n, d := X.Dims()
+	nz := Normalization{Kind: kind, Offset: make([]float64, d), Scale: make([]float64, d)}
+	switch kind {
+	case NormNone:
+		for j := range nz.Scale {
+			nz.Scale[j] = 1
+		}
+	case NormAuto:
+		for j := 0; j < d; j++ {
+			m := 0.0
+			for i := 0; i < n; i++ {
+				m = math.Max(m, math.Abs(X.At(i, j)))
+			}
+			if m == 0 || math.IsInf(m, 0) || math.IsNaN(m) {
+				nz.Scale[j] = 1
+			} else {
+				nz.Scale[j] = 1 / m
+			}
+		}
+	case NormStandard:
+		if n == 0 {
+			return nz, fmt.Errorf("linear: standard normalisation needs at least one row")
+		}
+		for j := 0; j < d; j++ {
+			mean := 0.0
+			for i := 0; i < n; i++ {
+				mean += X.At(i, j)
+			}
+			mean /= float64(n)
+			ss := 0.0
+			for i := 0; i < n; i++ {
+				r := X.At(i, j) - mean
+				ss += r * r
+			}
+			sd := math.Sqrt(ss / float64(n))
+			nz.Offset[j] = mean
+			// A relative threshold: a column that is constant up to
+			// rounding would otherwise be blown up to pure noise.
+			if sd > 1e-12*math.Max(1, math.Abs(mean)) {
+				nz.Scale[j] = 1 / sd
+			}
+		}
+	default:
+		return nz, fmt.Errorf("linear: unknown normalisation %q (want auto, standard or none)", kind)
+	}
+	for j := 0; j < d; j++ {
+		if math.IsNaN(nz.Offset[j]) || math.IsInf(nz.Offset[j], 0) || math.IsNaN(nz.Scale[j]) || math.IsInf(nz.Scale[j], 0) {
+			return nz, fmt.Errorf("linear: column %d has non-finite values", j)
+		}
+	}
+	return nz, nil
+}
+
+// Apply writes the normalised x into dst (allocated if nil or short) and
+// returns it.
+func (nz *Normalization) Apply(x, dst []float64) []float64 {
+	if cap(dst) < len(x) {
+		dst = make([]float64, len(x))
+	}
+	dst = dst[:len(x)]
+	for j, v := range x {
+		dst[j] = (v - nz.Offset[j]) * nz.Scale[j]
+	}
+	return dst
+}
+
+// applyMatrix returns the normalised copy of X as a row-major slice: the one
+// conversion of the caller's matrix into the solver's layout.
+func (nz *Normalization) applyMatrix(X mat.Matrix) []float64 {
+	n, d := X.Dims()
+	out := make([]float64, n*d)
+	if rv, ok := X.(mat.RawMatrixer); ok {
+		raw := rv.RawMatrix()
+		for i := 0; i < n; i++ {
+			nz.Apply(raw.Data[i*raw.Stride:i*raw.Stride+d], out[i*d:(i+1)*d])
+		}
+		return out
+	}
+	for i := 0; i < n; i++ {
+		row := out[i*d : (i+1)*d]
+		for j := range row {
+			row[j] = (X.At(i, j) - nz.Offset[j]) * nz.Scale[j]
+		}
+	}
+	return out
+}
