@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/winnowml/winnow/internal/query"
+)
+
+func newSelectCmd() *cobra.Command {
+	cfg := query.Config{}
+	var describe strings.Builder
+	for _, name := range query.Names() {
+		fmt.Fprintf(&describe, "  %-17s %s\n", name, query.Describe[name])
+	}
+	cmd := &cobra.Command{
+		Use:   "select --model M --features POOL -n 8 -o next.csv",
+		Short: "Pick the images whose labels would help the model most",
+		Long: `select scores the unlabelled images of a feature file with the model and
+writes the n it would most like labelled next, as CSV:
+  path, rank, score, predicted, p_<class>... (in the model's class order)
+
+Strategies and what their score is:
+` + describe.String() + `
+The pool is streamed: row scorers keep only the n best rows, coreset and badge
+the --candidates rows of highest entropy (0: all rows, held in memory).
+Ties are broken by a hash of (--seed, path), so the picks do not depend on the
+order of the feature file.
+
+Rows whose path is in an --exclude file (any CSV with a path column, such as
+an earlier select output) or in --labels are never picked. committee refits
+the model on the labelled rows of --labels; coreset keeps away from them. Their
+features are read from --labelled-features, by default from --features.
+
+--balance picks n per predicted class; a class with fewer than n rows gives all
+it has and the rest of the batch comes from the other classes. If the pool has
+fewer rows than asked for, all are picked and select says so; an empty pool is
+an error.`,
+		Example: `  winnow select --model model.json --features pool.parquet -n 8 -o next.csv
+  winnow select --model model.json --features pool.parquet -n 8 --strategy badge --exclude queried.csv -o next.csv
+  winnow select --model model.json --features all.parquet --labels labels.csv --strategy committee -n 16 -o next.csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg.Log = cmd.ErrOrStderr()
+			_, err := query.Run(cmd.Context(), cfg)
+			return err
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cfg.Model, "model", "", "model file written by train (required)")
+	fl.StringVar(&cfg.Features, "features", "", "the pool: Parquet from featurize, or CSV with a path column (required)")
+	fl.StringVarP(&cfg.Output, "output", "o", "", "CSV file to write (required)")
+	fl.IntVarP(&cfg.N, "number", "n", 8, "how many images to pick (per predicted class with --balance)")
+	fl.StringVar(&cfg.Strategy, "strategy", "entropy", "one of "+strings.Join(query.Names(), ", "))
+	fl.StringArrayVar(&cfg.Exclude, "exclude", nil, "CSV with a path column of images never to pick (repeatable)")
+	fl.Uint64Var(&cfg.Seed, "seed", 1, "seed for ties, random and badge")
+	fl.BoolVar(&cfg.Balance, "balance", false, "pick n per predicted class")
+	fl.IntVar(&cfg.Candidates, "candidates", 10000, "coreset, badge: work on this many rows of highest entropy (0: all)")
+	fl.IntVar(&cfg.Members, "members", 5, "committee: number of bootstrap members")
+	fl.StringVar(&cfg.Labels, "labels", "", "CSV with path and label columns: never picked; committee and coreset use them")
+	fl.StringVar(&cfg.LabelledFeatures, "labelled-features", "", "features of the --labels rows (default: --features)")
+	fl.StringVar(&cfg.LabelColumn, "label-column", "label", "name of the label column of --labels")
+	for _, name := range []string{"model", "features", "output"} {
+		cmd.MarkFlagRequired(name)
+	}
+	return cmd
+}

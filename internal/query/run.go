@@ -1,0 +1,291 @@
+package query
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/winnowml/winnow/internal/classifier"
+	"github.com/winnowml/winnow/internal/dataset"
+	"github.com/winnowml/winnow/internal/metrics"
+)
+
+// Config is `winnow select` once its flags are parsed.
+type Config struct {
+	Model    string // model file written by train
+	Features string // the pool: Parquet from featurize, or CSV with a path column
+	Output   string // CSV to write
+	// Exclude are CSV files with a path column: rows never to pick.
+	Exclude []string
+	// Labels is a CSV with path and label columns: its paths are never
+	// picked; committee refits on its labelled rows and coreset keeps away
+	// from them, reading their features from LabelledFeatures (default:
+	// Features).
+	Labels           string
+	LabelledFeatures string
+	LabelColumn      string // default "label"
+	Strategy         string
+	N                int
+	Options
+	Log io.Writer // progress notes; nil: discarded
+}
+
+// Summary is what Run did.
+type Summary struct {
+	Rows, Excluded int64 // rows read, rows skipped as excluded or labelled
+	Picked         int
+	// Unmatched counts paths of the Exclude files found nowhere in the
+	// pool: often a sign of paths written differently (relative vs
+	// absolute).
+	Unmatched int
+}
+
+// Run is `winnow select`: it streams the pool, picks with the strategy and
+// writes the picks as CSV — path, rank, score, predicted, p_<class>... in
+// the model's class order — atomically (temporary file, then rename).
+//
+// A pool with fewer candidate rows than asked for is not an error: all of
+// them are picked, ranked, and the log says so. An empty pool (every row
+// excluded) is an error, as it usually means a wrong --exclude or
+// --features.
+func Run(ctx context.Context, cfg Config) (*Summary, error) {
+	logw := cfg.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	if cfg.N <= 0 {
+		return nil, fmt.Errorf("-n must be positive, got %d", cfg.N)
+	}
+	if cfg.LabelColumn == "" {
+		cfg.LabelColumn = "label"
+	}
+	st, err := New(cfg.Strategy, cfg.Options)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Labels == "" && cfg.LabelledFeatures != "" {
+		return nil, errors.New("--labelled-features needs --labels (which of its rows are labelled, and as what)")
+	}
+	if cfg.Strategy == "committee" && cfg.Labels == "" {
+		return nil, errors.New("committee refits the model on the labelled set: give --labels L.csv (and --labelled-features F if those rows are not in --features)")
+	}
+	mf, err := classifier.Load(cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	model := mf.Model
+
+	src, err := OpenPool(cfg.Features)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	if err := mf.Check(src.Meta()); err != nil {
+		return nil, fmt.Errorf("%s does not fit %s: %w", cfg.Features, cfg.Model, err)
+	}
+
+	// Paths never to pick, and whether each was seen in the pool: paths of
+	// --exclude files that never are suggest a mismatch worth a warning.
+	type mark struct{ fromExclude, seen bool }
+	exclude := map[string]*mark{}
+	for _, name := range cfg.Exclude {
+		paths, err := ReadPaths(name)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range paths {
+			exclude[p] = &mark{fromExclude: true}
+		}
+	}
+	var labelled *Labelled
+	if cfg.Labels != "" {
+		labs, err := dataset.ReadLabels(cfg.Labels, cfg.LabelColumn)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range labs.Order {
+			if exclude[p] == nil {
+				exclude[p] = &mark{}
+			}
+		}
+		if cfg.Strategy == "committee" || cfg.Strategy == "coreset" {
+			lf := cfg.LabelledFeatures
+			if lf == "" {
+				lf = cfg.Features
+			}
+			set, err := dataset.Load(lf, cfg.Labels, dataset.Options{LabelColumn: cfg.LabelColumn, Classes: model.Classes})
+			if err != nil {
+				return nil, fmt.Errorf("the labelled set: %w", err)
+			}
+			if err := mf.Check(set.Meta); err != nil {
+				return nil, fmt.Errorf("%s does not fit %s: %w", lf, cfg.Model, err)
+			}
+			if note := set.Notes.Summary(); note != "" {
+				fmt.Fprintf(logw, "select: labelled set: %s\n", note)
+			}
+			labelled = &Labelled{X: set.X, Y: set.Y}
+			fmt.Fprintf(logw, "select: labelled set: %d rows from %s\n", labelled.Len(), lf)
+		}
+	} else if cfg.Strategy == "coreset" {
+		fmt.Fprintln(logw, "select: coreset without --labels: it spreads the picks among themselves only, not away from what is labelled")
+	}
+
+	res, err := Stream(ctx, src, st, cfg.N, StreamOptions{
+		Model:    model,
+		Labelled: labelled,
+		Exclude: func(p string) bool {
+			if m := exclude[p]; m != nil {
+				m.seen = true
+				return true
+			}
+			return false
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{Rows: res.Rows, Excluded: res.Excluded, Picked: len(res.Picks)}
+	for _, m := range exclude {
+		if m.fromExclude && !m.seen {
+			sum.Unmatched++
+		}
+	}
+	if sum.Unmatched > 0 {
+		fmt.Fprintf(logw, "select: %d paths of --exclude are not in %s (written differently?)\n", sum.Unmatched, cfg.Features)
+	}
+	cands := res.Rows - res.Excluded
+	if cands == 0 {
+		return nil, fmt.Errorf("nothing to select: all %d rows of %s are excluded or labelled", res.Rows, cfg.Features)
+	}
+	want := cfg.N
+	if cfg.Balance {
+		want *= model.K()
+	}
+	if int64(want) > cands {
+		fmt.Fprintf(logw, "select: the pool has %d rows left, fewer than the %d asked for: selecting all of them\n", cands, want)
+	}
+	if err := writeAtomic(cfg.Output, func(w io.Writer) error {
+		return WriteCSV(w, res.Pool, res.Picks, model.Classes)
+	}); err != nil {
+		return nil, err
+	}
+	how := st.Name()
+	if cfg.Balance {
+		how += fmt.Sprintf(", %d per predicted class", cfg.N)
+	}
+	fmt.Fprintf(logw, "select: %s picked %d of %d rows (%d excluded or labelled) -> %s\n", how, len(res.Picks), res.Rows, res.Excluded, cfg.Output)
+	return sum, nil
+}
+
+// WriteCSV writes the picks: path, rank (1 = first pick), score, predicted
+// class, and the probability of each class.
+func WriteCSV(w io.Writer, pool *Pool, picks []Pick, classes []string) error {
+	cw := csv.NewWriter(w)
+	head := []string{"path", "rank", "score", "predicted"}
+	for _, c := range classes {
+		head = append(head, "p_"+c)
+	}
+	if err := cw.Write(head); err != nil {
+		return err
+	}
+	rec := make([]string, len(head))
+	for i, pk := range picks {
+		probs := pool.P.RawRowView(pk.Index)
+		rec[0] = pool.Paths[pk.Index]
+		rec[1] = strconv.Itoa(i + 1)
+		rec[2] = formatScore(pk.Score)
+		rec[3] = classes[metrics.Argmax(probs)]
+		for c, v := range probs {
+			rec[4+c] = strconv.FormatFloat(v, 'g', 6, 64)
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func formatScore(v float64) string {
+	if math.IsInf(v, 1) {
+		return "inf"
+	}
+	return strconv.FormatFloat(v, 'g', 6, 64)
+}
+
+func writeAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	bw := bufio.NewWriter(tmp)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// ReadPaths returns the "path" column of a CSV (other columns ignored),
+// such as a labels file or an earlier select output.
+func ReadPaths(name string) ([]string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<16)
+	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\ufeff")) {
+		br.Discard(3)
+	}
+	r := csv.NewReader(br)
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	head, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading the CSV header: %w", name, err)
+	}
+	col := -1
+	for i, h := range head {
+		if strings.EqualFold(strings.TrimSpace(h), "path") {
+			col = i
+		}
+	}
+	if col < 0 {
+		return nil, fmt.Errorf("%s: no \"path\" column; the header has: %s", name, strings.Join(head, ", "))
+	}
+	var paths []string
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return paths, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if col < len(rec) {
+			if p := strings.TrimSpace(rec[col]); p != "" {
+				paths = append(paths, p)
+			}
+		}
+	}
+}
