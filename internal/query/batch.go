@@ -99,8 +99,8 @@ func shareOf(m, k int) int {
 // pick is the candidate farthest from its nearest labelled or already picked
 // row, in the model's normalised feature space, so the batch covers the
 // parts of the pool the labels do not. With nothing labelled the first pick
-// is the candidate of highest entropy; equal distances go to the higher
-// entropy too.
+// is the candidate of highest entropy, scored +Inf (no labelled row is
+// near it); equal distances go to the higher entropy too.
 type coreset struct {
 	seed uint64
 	m    int
