@@ -20,8 +20,6 @@ import (
 	"math"
 	"time"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -227,42 +225,6 @@ func (m *Model) Predict(x []float64, dst []float64) []float64 {
 		dst[c] = m.B[c] + dot(m.W[c], xn)
 	}
 	softmax(dst)
-	return dst
-}
-
-// PredictBatch returns the n×k class probabilities for the rows of X (raw
-// features), using one GEMM. dst is reused when it is n×k.
-func (m *Model) PredictBatch(X mat.Matrix, dst *mat.Dense) *mat.Dense {
-	n, d := X.Dims()
-	k := m.K()
-	if d != m.D() {
-		panic(fmt.Sprintf("linear: model has %d features, X has %d", m.D(), d))
-	}
-	if dst == nil || dst.IsEmpty() {
-		dst = mat.NewDense(n, k, nil)
-	} else if r, c := dst.Dims(); r != n || c != k {
-		panic(fmt.Sprintf("linear: dst is %d×%d, want %d×%d", r, c, n, k))
-	}
-	xn := m.Norm.applyMatrix(X)
-	w := m.flatW()
-	raw := dst.RawMatrix()
-	out := blas64.General{Rows: n, Cols: k, Stride: raw.Stride, Data: raw.Data}
-	if d > 0 {
-		blas64.Gemm(blas.NoTrans, blas.Trans, 1,
-			blas64.General{Rows: n, Cols: d, Stride: d, Data: xn},
-			blas64.General{Rows: k, Cols: d, Stride: d, Data: w}, 0, out)
-	} else {
-		for i := 0; i < n; i++ {
-			clear(raw.Data[i*raw.Stride : i*raw.Stride+k])
-		}
-	}
-	for i := 0; i < n; i++ {
-		row := raw.Data[i*raw.Stride : i*raw.Stride+k]
-		for c := range row {
-			row[c] += m.B[c]
-		}
-		softmax(row)
-	}
 	return dst
 }
 

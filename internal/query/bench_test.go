@@ -69,13 +69,6 @@ func BenchmarkSelectInMemory(b *testing.B) {
 	P := m.PredictBatch(X, nil)
 	pool := &Pool{Paths: paths, X: X, P: P, Model: m}
 	s, _ := New("entropy", Options{Seed: 1})
-	// NewPool's folded GEMV product next to linear's PredictBatch.
-	b.Run("newpool", func(b *testing.B) {
-		b.SetBytes(n * benchDim * 4)
-		for range b.N {
-			NewPool(paths, X, m, nil)
-		}
-	})
 	b.Run("predictbatch", func(b *testing.B) {
 		b.SetBytes(n * benchDim * 4)
 		for range b.N {

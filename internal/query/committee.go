@@ -116,9 +116,9 @@ func (c *committee) keys(ctx context.Context, env *Pool) (keyFunc, error) {
 		return nil, err
 	}
 	k := env.Model.K()
-	preds := make([]*predictor, len(members))
+	preds := make([]*linear.Predictor, len(members))
 	for r, mem := range members {
-		preds[r] = newPredictor(mem)
+		preds[r] = mem.Predictor()
 	}
 	probs := make([]*mat.Dense, len(members))
 	votes := make([]float64, k)
@@ -135,7 +135,7 @@ func (c *committee) keys(ctx context.Context, env *Pool) (keyFunc, error) {
 			if probs[r] == nil || probs[r].RawMatrix().Rows != n {
 				probs[r] = mat.NewDense(n, k, nil)
 			}
-			pr.predict(b.X, probs[r])
+			pr.Predict(b.X, probs[r])
 		}
 		inv := 1 / float64(len(members))
 		for i := 0; i < n; i++ {

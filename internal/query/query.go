@@ -62,16 +62,12 @@ func (l *Labelled) Len() int {
 	return n
 }
 
-// NewPool computes the probabilities of X's rows under m (as
-// m.PredictBatch, to rounding, and as Stream does) and returns the pool of
-// them.
+// NewPool computes the probabilities of X's rows under m and returns the
+// pool of them.
 func NewPool(paths []string, X *mat.Dense, m *linear.Model, labelled *Labelled) *Pool {
-	n, _ := X.Dims()
-	P := mat.NewDense(max(n, 1), m.K(), nil)
-	if n > 0 {
-		newPredictor(m).predict(X, P)
-	} else {
-		P = &mat.Dense{}
+	P := &mat.Dense{}
+	if n, _ := X.Dims(); n > 0 {
+		P = m.PredictBatch(X, nil)
 	}
 	return &Pool{Paths: paths, X: X, P: P, Model: m, Labelled: labelled}
 }

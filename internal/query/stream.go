@@ -144,7 +144,7 @@ func Stream(ctx context.Context, src dataset.Features, s Strategy, n int, opt St
 	xs := mat.NewDense(opt.Block, d, nil)
 	ps := mat.NewDense(opt.Block, k, nil)
 	keys := make([]key, opt.Block)
-	pred := newPredictor(m)
+	pred := m.Predictor()
 	for blk := range rd.full {
 		nb := len(blk.paths)
 		raw := xs.RawMatrix().Data
@@ -153,7 +153,7 @@ func Stream(ctx context.Context, src dataset.Features, s Strategy, n int, opt St
 		}
 		X := xs.Slice(0, nb, 0, d).(*mat.Dense)
 		P := ps.Slice(0, nb, 0, k).(*mat.Dense)
-		pred.predict(X, P)
+		pred.Predict(X, P)
 		b := &Pool{Paths: blk.paths, X: X, P: P, Model: m, Labelled: opt.Labelled}
 		if err := keyFn(b, keys[:nb]); err != nil {
 			return nil, err

@@ -398,20 +398,3 @@ func TestRunErrors(t *testing.T) {
 		t.Fatalf("n > pool: picked %d, log %q", sum.Picked, log.String())
 	}
 }
-
-// TestPredictorMatchesModel: the folded normalisation gives PredictBatch's
-// probabilities.
-func TestPredictorMatchesModel(t *testing.T) {
-	for _, norm := range []string{linear.NormAuto, linear.NormStandard, linear.NormNone} {
-		s := newRandomSetup(t, 50, 7, 4, 9)
-		m, err := linear.Fit(s.labelled.X, s.labelled.Y, 4, linear.Params{L2: 0.1, Norm: norm}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := m.PredictBatch(s.pool.X, nil)
-		got := NewPool(s.pool.Paths, s.pool.X, m, nil).P
-		if !mat.EqualApprox(got, want, 1e-12) {
-			t.Fatalf("%s: folded predictions differ from PredictBatch", norm)
-		}
-	}
-}
