@@ -47,20 +47,22 @@ func OpenFeatures(path string, skip ...string) (Features, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &parquetFeatures{r: r}, nil
+		return &parquetFeatures{Reader: r}, nil
 	}
 	return openCSV(path, skip)
 }
 
-type parquetFeatures struct{ r *featstore.Reader }
+// parquetFeatures embeds the featstore reader, so callers that stream large
+// files can reach its ReadBatch, which skips a copy per row.
+type parquetFeatures struct {
+	*featstore.Reader
+}
 
 func (p *parquetFeatures) Next() (string, []float32, error) {
-	row, err := p.r.Next()
+	row, err := p.Reader.Next()
 	return row.Path, row.Features, err
 }
-func (p *parquetFeatures) Meta() featstore.Meta { return p.r.Meta() }
-func (p *parquetFeatures) Dim() int             { return p.r.Meta().Dim }
-func (p *parquetFeatures) Close() error         { return p.r.Close() }
+func (p *parquetFeatures) Dim() int { return p.Reader.Meta().Dim }
 
 type csvFeatures struct {
 	name    string

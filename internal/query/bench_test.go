@@ -11,6 +11,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/featstore"
 	"github.com/winnowml/winnow/internal/linear"
 )
@@ -154,7 +155,7 @@ func BenchmarkStream(b *testing.B) {
 			b.SetBytes(n * benchDim * 4)
 			s, _ := New(name, Options{Seed: 1, Candidates: 10000})
 			for range b.N {
-				src, err := OpenPool(path)
+				src, err := dataset.OpenFeatures(path)
 				if err != nil {
 					b.Fatal(err)
 				}

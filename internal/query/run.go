@@ -84,7 +84,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	model := mf.Model
 
-	src, err := OpenPool(cfg.Features)
+	src, err := dataset.OpenFeatures(cfg.Features)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 
 	"gonum.org/v1/gonum/mat"
@@ -441,39 +440,3 @@ func startReader(ctx context.Context, src dataset.Features, size int, exclude fu
 	}()
 	return rd
 }
-
-// OpenPool opens a feature file for Stream: Parquet files are read with
-// featstore's batch reader, which skips a copy and an allocation per row
-// that dataset.OpenFeatures' row-at-a-time interface costs; anything else
-// goes to dataset.OpenFeatures (CSV).
-func OpenPool(path string) (dataset.Features, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	magic := make([]byte, 4)
-	_, err = io.ReadFull(f, magic)
-	f.Close()
-	if err == nil && string(magic) == "PAR1" {
-		r, err := featstore.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		return &parquetPool{Reader: r}, nil
-	}
-	return dataset.OpenFeatures(path)
-}
-
-// parquetPool adapts featstore.Reader to dataset.Features, keeping its
-// ReadBatch visible to Stream.
-type parquetPool struct {
-	*featstore.Reader
-	row featstore.Row
-}
-
-func (p *parquetPool) Next() (string, []float32, error) {
-	var err error
-	p.row, err = p.Reader.Next()
-	return p.row.Path, p.row.Features, err
-}
-func (p *parquetPool) Dim() int { return p.Reader.Meta().Dim }
