@@ -34,7 +34,9 @@ type Params struct {
 	// Tol is the relative objective change below which the solver may stop
 	// (default 1e-9); KKTTol bounds the max-norm of the minimum-norm
 	// subgradient relative to the smallest l1 that zeroes all weights
-	// (default 1e-6). Both must hold.
+	// (default 1e-8: on the benchmark data 1e-6 left the objective 3e-9 to
+	// 2e-8 above the optimum, 1e-8 reaches glmnet's best at 1.3-1.6x the
+	// iterations). Both must hold.
 	Tol, KKTTol float64
 	// Weights are optional per-row observation weights (nil: all 1).
 	Weights []float64
@@ -51,7 +53,7 @@ func (p Params) withDefaults() Params {
 		p.Tol = 1e-9
 	}
 	if p.KKTTol <= 0 {
-		p.KKTTol = 1e-6
+		p.KKTTol = 1e-8
 	}
 	return p
 }

@@ -2,6 +2,7 @@ package linear
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -793,5 +794,33 @@ func TestStratifiedFolds(t *testing.T) {
 	}
 	if _, err := stratify([]int{0, 0, 1}, 2, 2, 1); err == nil {
 		t.Error("a class with one row: want an error")
+	}
+}
+
+// BenchmarkFit times a fit at the workshop penalties on dense, correlated,
+// non-negative features (ReLU of a random mix), the shape embeddings have.
+func BenchmarkFit(b *testing.B) {
+	for _, sz := range []struct{ n, d, k int }{{18, 512, 3}, {500, 256, 5}} {
+		base, y := blobs(20, sz.n, 32, sz.k, 0.5)
+		rng := rand.New(rand.NewPCG(21, 21))
+		mix := mat.NewDense(32, sz.d, nil)
+		for i := 0; i < 32; i++ {
+			for j := 0; j < sz.d; j++ {
+				mix.Set(i, j, rng.NormFloat64())
+			}
+		}
+		var X mat.Dense
+		X.Mul(base, mix)
+		X.Apply(func(_, _ int, v float64) float64 { return math.Max(v, 0) }, &X)
+		b.Run(fmt.Sprintf("%dx%dx%d", sz.n, sz.d, sz.k), func(b *testing.B) {
+			var m *Model
+			for b.Loop() {
+				var err error
+				if m, err = Fit(&X, y, sz.k, Params{L1: wsL1, L2: wsL2}, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(m.Summary.Iterations), "iters")
+		})
 	}
 }

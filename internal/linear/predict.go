@@ -2,7 +2,6 @@ package linear
 
 import (
 	"fmt"
-	"math"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -56,19 +55,10 @@ func (p *Predictor) Predict(X, dst *mat.Dense) {
 		} else {
 			clear(row)
 		}
-		mx := math.Inf(-1)
 		for c := range row {
 			row[c] += p.b[c]
-			mx = max(mx, row[c])
 		}
-		s := 0.0
-		for c, v := range row {
-			row[c] = math.Exp(v - mx)
-			s += row[c]
-		}
-		for c := range row {
-			row[c] /= s
-		}
+		softmax(row)
 	}
 }
 

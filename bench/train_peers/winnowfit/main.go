@@ -23,6 +23,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -231,12 +232,21 @@ func fit(args []string) error {
 	repeat := fs.Int("repeat", 1, "fit this many times, report the fastest")
 	maxIter := fs.Int("maxiter", 0, "")
 	kktTol := fs.Float64("kkt", 0, "KKT tolerance (0: default)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the fits here")
 	fs.Parse(args)
 	X, y, classes, err := readRaw(*in)
 	if err != nil {
 		return err
 	}
 	p := linear.Params{L1: *l1, L2: *l2, MaxIter: *maxIter, KKTTol: *kktTol}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	var m *linear.Model
 	best := math.Inf(1)
 	for r := 0; r < *repeat; r++ {
@@ -375,7 +385,8 @@ func score(args []string) error {
 	}
 	var rows []row
 	for _, a := range fs.Args() {
-		name, path, ok := strings.Cut(a, "=")
+		i := strings.LastIndex(a, "=") // names may contain '=', paths do not
+		name, path, ok := a[:max(i, 0)], a[i+1:], i > 0
 		if !ok {
 			return fmt.Errorf("want name=coef.csv, got %q", a)
 		}
@@ -394,9 +405,9 @@ func score(args []string) error {
 		rows = append(rows, row{name, obj, sec})
 	}
 	ref := rows[0]
-	fmt.Printf("%-22s %12s %20s %14s %12s\n", "solver", "seconds", "objective", "rel-vs-first", "time/first")
+	fmt.Printf("%-26s %12s %20s %14s %12s\n", "solver", "seconds", "objective", "rel-vs-first", "time/first")
 	for _, r := range rows {
-		fmt.Printf("%-22s %12.4f %20.12g %14.3e %12.2f\n", r.name, r.sec, r.obj, (r.obj-ref.obj)/math.Abs(ref.obj), r.sec/ref.sec)
+		fmt.Printf("%-26s %12.4f %20.12g %14.3e %12.2f\n", r.name, r.sec, r.obj, (r.obj-ref.obj)/math.Abs(ref.obj), r.sec/ref.sec)
 	}
 	return nil
 }
