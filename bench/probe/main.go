@@ -21,9 +21,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -59,16 +59,22 @@ var sources = []source{
 	{name: "inception_v3", model: "inception_v3", taps: []string{"mixed2", "mixed5", "mixed7", "mixed10"}},
 }
 
+// grid is the penalty grid the probe's cross-validation searches: the
+// workshop's l1 with a wide range of l2 (the penalty that matters at these
+// sizes; train --cv searches l1 too, at 5x the cost).
+var grid = []linear.Pair{{L1: 0.01, L2: 0.1}, {L1: 0.01, L2: 1}, {L1: 0.01, L2: 10}, {L1: 0.01, L2: 100}}
+
+var maxFolds *int
+
 var candidates = []candidate{
 	{"raw pixels (784)", "pixels", nil},
-	{"mnv2 block_6", "mobilenet_v2", []string{"block_6_expand_relu"}},
 	{"mnv2 block_10", "mobilenet_v2", []string{"block_10_expand_relu"}},
 	{"mnv2 block_13", "mobilenet_v2", []string{"block_13_expand_relu"}},
 	{"mnv2 block_16", "mobilenet_v2", []string{"block_16_expand_relu"}},
 	{"mnv2 out_relu (penultimate)", "mobilenet_v2", []string{"out_relu"}},
 	{"mnv2 block_6+13+out", "mobilenet_v2", []string{"block_6_expand_relu", "block_13_expand_relu", "out_relu"}},
 	{"mnv2 block_10+13+16", "mobilenet_v2", []string{"block_10_expand_relu", "block_13_expand_relu", "block_16_expand_relu"}},
-	{"incv3 mixed2", "inception_v3", []string{"mixed2"}},
+	{"mnv2 block_13 + incv3 mixed7", "both", []string{"block_13_expand_relu", "mixed7"}},
 	{"incv3 mixed5", "inception_v3", []string{"mixed5"}},
 	{"incv3 mixed7", "inception_v3", []string{"mixed7"}},
 	{"incv3 mixed10 (penultimate)", "inception_v3", []string{"mixed10"}},
@@ -83,6 +89,9 @@ func main() {
 	draws := flag.Int("draws", 5, "draws per budget")
 	only := flag.String("only", "", "comma-separated source names to run (default: all)")
 	threads := flag.Int("threads", 2, "ONNX Runtime threads")
+	maxFolds = flag.Int("folds", 3, "cross-validation folds (at most; fewer when a class has fewer labels)")
+	bigDraws := flag.Int("big-draws", 2, "draws for budgets of 1000 labels or more (each costs minutes)")
+	parallel := flag.Int("parallel", 2, "candidates probed at once")
 	flag.Parse()
 	var sizes []int
 	for _, s := range strings.Split(*sizesFlag, ",") {
@@ -119,7 +128,7 @@ func main() {
 		files[s.name], offsets[s.name], speed[s.name] = file, offs, rate
 	}
 
-	classes := uniqueLabels(labels)
+	classes := labels.Classes()
 	fmt.Printf("\n| candidate | dim |")
 	for _, n := range sizes {
 		fmt.Printf(" %d labels |", n)
@@ -129,37 +138,22 @@ func main() {
 		fmt.Printf("---|")
 	}
 	fmt.Println()
-	for _, c := range candidates {
-		file, ok := files[c.source]
-		if !ok {
-			continue
-		}
-		pool, test, err := loadColumns(file, labels, split, classes, offsets[c.source], c.taps)
-		if err != nil {
-			log.Fatalf("%s: %v", c.name, err)
-		}
-		_, dim := pool.x.Dims()
-		fmt.Printf("| %s | %d |", c.name, dim)
-		for _, n := range sizes {
-			var accs []float64
-			for d := 0; d < *draws; d++ {
-				acc, err := probe(pool, test, len(classes), n, uint64(d+1))
-				if err != nil {
-					log.Fatalf("%s, %d labels: %v", c.name, n, err)
-				}
-				accs = append(accs, acc)
-				if n >= len(pool.y) {
-					break // the whole pool: one fit
-				}
-			}
-			m, sd := meanSD(accs)
-			if len(accs) == 1 {
-				fmt.Printf(" %.1f |", 100*m)
-			} else {
-				fmt.Printf(" %.1f ± %.1f |", 100*m, 100*sd)
-			}
-		}
-		fmt.Println()
+	rows := make([]string, len(candidates))
+	sem := make(chan struct{}, *parallel)
+	var wg sync.WaitGroup
+	for ci, c := range candidates {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			rows[ci] = probeCandidate(c, files, offsets, labels, split, classes, sizes, *draws, *bigDraws)
+			fmt.Fprintf(os.Stderr, "probe: %s done\n", c.name)
+		}()
+	}
+	wg.Wait()
+	for _, r := range rows {
+		fmt.Print(r)
 	}
 	fmt.Println()
 	for name, r := range speed {
@@ -167,17 +161,104 @@ func main() {
 	}
 }
 
-func uniqueLabels(l *dataset.Labels) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, p := range l.Order {
-		if lab := l.ByPath[p]; lab != "" && !seen[lab] {
-			seen[lab] = true
-			out = append(out, lab)
+// probeCandidate returns the candidate's table row ("" if its source was
+// not featurized).
+func probeCandidate(c candidate, files map[string]string, offsets map[string]map[string][2]int, labels *dataset.Labels,
+	split map[string]string, classes []string, sizes []int, draws, bigDraws int) string {
+	var pool, test split2
+	var err error
+	if c.source == "both" {
+		pool, test, err = loadJoined(files, offsets, labels, split, classes, c.taps)
+	} else {
+		file, ok := files[c.source]
+		if !ok {
+			return ""
+		}
+		pool, test, err = loadColumns(file, labels, split, classes, offsets[c.source], c.taps)
+	}
+	if err != nil {
+		log.Fatalf("%s: %v", c.name, err)
+	}
+	_, dim := pool.x.Dims()
+	row := fmt.Sprintf("| %s | %d |", c.name, dim)
+	for _, n := range sizes {
+		var accs []float64
+		nd := draws
+		if n >= 1000 {
+			nd = min(draws, bigDraws)
+		}
+		for d := 0; d < nd; d++ {
+			acc, err := probe(pool, test, len(classes), n, uint64(d+1))
+			if err != nil {
+				log.Fatalf("%s, %d labels: %v", c.name, n, err)
+			}
+			accs = append(accs, acc)
+			if n >= len(pool.y) {
+				break // the whole pool: one fit
+			}
+		}
+		m, sd := meanSD(accs)
+		if len(accs) == 1 {
+			row += fmt.Sprintf(" %.1f |", 100*m)
+		} else {
+			row += fmt.Sprintf(" %.1f ± %.1f |", 100*m, 100*sd)
 		}
 	}
-	sort.Strings(out)
-	return out
+	return row + "\n"
+}
+
+// loadJoined concatenates taps of the MobileNetV2 and InceptionV3 files.
+func loadJoined(files map[string]string, offsets map[string]map[string][2]int, labels *dataset.Labels,
+	split map[string]string, classes []string, taps []string) (split2, split2, error) {
+	var pools, tests []split2
+	for _, src := range []string{"mobilenet_v2", "inception_v3"} {
+		var mine []string
+		for _, t := range taps {
+			if _, ok := offsets[src][t]; ok {
+				mine = append(mine, t)
+			}
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		p, t, err := loadColumns(files[src], labels, split, classes, offsets[src], mine)
+		if err != nil {
+			return split2{}, split2{}, err
+		}
+		pools, tests = append(pools, p), append(tests, t)
+	}
+	if len(pools) != 2 {
+		return split2{}, split2{}, fmt.Errorf("both sources needed")
+	}
+	return hcat(pools), hcat(tests), nil
+}
+
+// hcat joins matrices column-wise, matching rows by path (featurize writes
+// rows in the order they finish, which differs between files).
+func hcat(parts []split2) split2 {
+	n, _ := parts[0].x.Dims()
+	dim := 0
+	index := make([]map[string]int, len(parts))
+	for k, p := range parts {
+		_, d := p.x.Dims()
+		dim += d
+		index[k] = map[string]int{}
+		for i, path := range p.paths {
+			index[k][path] = i
+		}
+	}
+	x := mat.NewDense(n, dim, nil)
+	for i, path := range parts[0].paths {
+		row := x.RawRowView(i)[:0]
+		for k, p := range parts {
+			j, ok := index[k][path]
+			if !ok {
+				log.Fatalf("%s missing from a feature file", path)
+			}
+			row = append(row, p.x.RawRowView(j)...)
+		}
+	}
+	return split2{x, parts[0].y, parts[0].paths}
 }
 
 // readSplit maps path -> split ("train" or "test") from labels.csv.
@@ -253,27 +334,28 @@ func featurizeSource(s source, nsfwjs, out string, items []imageset.Item, thread
 	return file, offs, rate, nil
 }
 
-type split struct {
-	x *mat.Dense
-	y []int
+type split2 struct {
+	x     *mat.Dense
+	y     []int
+	paths []string
 }
 
 // loadColumns reads the pool (train) and test rows, keeping the taps' columns.
-func loadColumns(file string, labels *dataset.Labels, splits map[string]string, classes []string, offs map[string][2]int, taps []string) (split, split, error) {
+func loadColumns(file string, labels *dataset.Labels, splits map[string]string, classes []string, offs map[string][2]int, taps []string) (split2, split2, error) {
 	idx := map[string]int{}
 	for i, c := range classes {
 		idx[c] = i
 	}
 	src, err := dataset.OpenFeatures(file)
 	if err != nil {
-		return split{}, split{}, err
+		return split2{}, split2{}, err
 	}
 	defer src.Close()
 	var ranges [][2]int
 	for _, t := range taps {
 		r, ok := offs[t]
 		if !ok {
-			return split{}, split{}, fmt.Errorf("no tap %s in %s", t, file)
+			return split2{}, split2{}, fmt.Errorf("no tap %s in %s", t, file)
 		}
 		ranges = append(ranges, r)
 	}
@@ -286,13 +368,14 @@ func loadColumns(file string, labels *dataset.Labels, splits map[string]string, 
 	}
 	var px, tx []float64
 	var py, ty []int
+	var pp, tp []string
 	for {
 		p, vec, err := src.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return split{}, split{}, err
+			return split2{}, split2{}, err
 		}
 		k, ok := idx[labels.ByPath[p]]
 		if !ok {
@@ -305,17 +388,17 @@ func loadColumns(file string, labels *dataset.Labels, splits map[string]string, 
 			}
 		}
 		if splits[p] == "test" {
-			tx, ty = append(tx, row...), append(ty, k)
+			tx, ty, tp = append(tx, row...), append(ty, k), append(tp, p)
 		} else {
-			px, py = append(px, row...), append(py, k)
+			px, py, pp = append(px, row...), append(py, k), append(pp, p)
 		}
 	}
-	return split{mat.NewDense(len(py), dim, px), py}, split{mat.NewDense(len(ty), dim, tx), ty}, nil
+	return split2{mat.NewDense(len(py), dim, px), py, pp}, split2{mat.NewDense(len(ty), dim, tx), ty, tp}, nil
 }
 
 // probe draws n class-balanced labels from the pool, cross-validates the
 // penalties, fits and returns the test accuracy.
-func probe(pool, test split, k, n int, seed uint64) (float64, error) {
+func probe(pool, test split2, k, n int, seed uint64) (float64, error) {
 	rng := rand.New(rand.NewPCG(seed, 42))
 	byClass := make([][]int, k)
 	for i, y := range pool.y {
@@ -334,10 +417,10 @@ func probe(pool, test split, k, n int, seed uint64) (float64, error) {
 		x.SetRow(i, pool.x.RawRowView(r))
 		y[i] = pool.y[r]
 	}
-	folds := min(5, per)
+	folds := min(*maxFolds, per)
 	params := linear.Params{}
 	if folds >= 2 {
-		cv, err := linear.CV(x, y, k, folds, linear.DefaultGrid(), seed, params)
+		cv, err := linear.CV(x, y, k, folds, grid, seed, params)
 		if err != nil {
 			return 0, err
 		}

@@ -88,14 +88,7 @@ func Load(featuresPath, labelsPath string, opt Options) (*Set, error) {
 		}
 		s.Classes = opt.Classes
 	} else {
-		seen := map[string]bool{}
-		for _, lab := range labels.ByPath {
-			if lab != "" && !seen[lab] {
-				seen[lab] = true
-				s.Classes = append(s.Classes, lab)
-			}
-		}
-		sort.Strings(s.Classes)
+		s.Classes = labels.Classes()
 		for i, c := range s.Classes {
 			classIndex[c] = i
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 )
 
@@ -84,6 +85,21 @@ func ReadLabels(name, column string) (*Labels, error) {
 		return nil, fmt.Errorf("%s: %d paths have conflicting labels: %s", name, len(conflicts), firstFew(conflicts))
 	}
 	return l, nil
+}
+
+// Classes returns the distinct non-empty labels, sorted: the class order
+// when none is given.
+func (l *Labels) Classes() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, lab := range l.ByPath {
+		if lab != "" && !seen[lab] {
+			seen[lab] = true
+			out = append(out, lab)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func firstFew(s []string) string {

@@ -2,7 +2,6 @@ package query
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -12,10 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/winnowml/winnow/internal/classifier"
 	"github.com/winnowml/winnow/internal/dataset"
+	"github.com/winnowml/winnow/internal/imageset"
 	"github.com/winnowml/winnow/internal/metrics"
 )
 
@@ -245,47 +244,17 @@ func writeAtomic(path string, write func(io.Writer) error) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// ReadPaths returns the "path" column of a CSV (other columns ignored),
-// such as a labels file or an earlier select output.
+// ReadPaths returns the paths a file lists: the "path" column of a CSV
+// (other columns ignored), such as a labels file or an earlier select
+// output, or a text file with one path per line.
 func ReadPaths(name string) ([]string, error) {
-	f, err := os.Open(name)
+	items, err := imageset.List(name)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<16)
-	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\ufeff")) {
-		br.Discard(3)
+	paths := make([]string, len(items))
+	for i, it := range items {
+		paths[i] = it.Path
 	}
-	r := csv.NewReader(br)
-	r.FieldsPerRecord = -1
-	r.ReuseRecord = true
-	head, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading the CSV header: %w", name, err)
-	}
-	col := -1
-	for i, h := range head {
-		if strings.EqualFold(strings.TrimSpace(h), "path") {
-			col = i
-		}
-	}
-	if col < 0 {
-		return nil, fmt.Errorf("%s: no \"path\" column; the header has: %s", name, strings.Join(head, ", "))
-	}
-	var paths []string
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return paths, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		if col < len(rec) {
-			if p := strings.TrimSpace(rec[col]); p != "" {
-				paths = append(paths, p)
-			}
-		}
-	}
+	return paths, nil
 }

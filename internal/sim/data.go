@@ -40,14 +40,7 @@ func load(cfg *Config) (*data, error) {
 	}
 	d.classes = cfg.Classes
 	if len(d.classes) == 0 {
-		seen := map[string]bool{}
-		for _, l := range labels.ByPath {
-			if l != "" && !seen[l] {
-				seen[l] = true
-				d.classes = append(d.classes, l)
-			}
-		}
-		sort.Strings(d.classes)
+		d.classes = labels.Classes()
 	}
 	index := map[string]int{}
 	for i, c := range d.classes {

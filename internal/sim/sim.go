@@ -28,6 +28,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/winnowml/winnow/internal/classifier"
 	"github.com/winnowml/winnow/internal/featstore"
 	"github.com/winnowml/winnow/internal/linear"
 	"github.com/winnowml/winnow/internal/metrics"
@@ -256,7 +257,7 @@ func (r *replayer) replay(ctx context.Context, name string, rep int, initial, po
 
 // score evaluates a model on the test set, with ROC curves if asked.
 func (r *replayer) score(m *linear.Model, withROC bool) (metrics.Report, [][]metrics.Point) {
-	probs := rowSlices(m.PredictBatch(r.xTest, nil))
+	probs := classifier.Rows(m.PredictBatch(r.xTest, nil))
 	rep := metrics.Evaluate(r.d.classes, r.yTest, probs)
 	if !withROC {
 		return rep, nil
@@ -276,15 +277,6 @@ func (r *replayer) fitAndScore(warm *linear.Model, rows []int) (metrics.Report, 
 	}
 	rep, roc := r.score(m, true)
 	return rep, roc, nil
-}
-
-func rowSlices(P *mat.Dense) [][]float64 {
-	n, _ := P.Dims()
-	out := make([][]float64, n)
-	for i := range out {
-		out[i] = P.RawRowView(i)
-	}
-	return out
 }
 
 // Metric names used in p-values and curves.
