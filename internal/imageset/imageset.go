@@ -107,7 +107,7 @@ func ReadManifest(r io.Reader, base, name string) ([]Item, error) {
 	header, _, _ := strings.Cut(string(first), "\n")
 	header = strings.TrimSpace(strings.TrimPrefix(header, "\ufeff"))
 	if isCSVHeader(header) || strings.EqualFold(filepath.Ext(name), ".csv") {
-		return readCSV(br, base, name)
+		return ReadCSV(br, base, name)
 	}
 	var items []Item
 	sc := bufio.NewScanner(br)
@@ -134,7 +134,9 @@ func isCSVHeader(h string) bool {
 	return false
 }
 
-func readCSV(r io.Reader, base, name string) ([]Item, error) {
+// ReadCSV reads the "path" column of a CSV (other columns ignored); a CSV
+// without one is an error.
+func ReadCSV(r io.Reader, base, name string) ([]Item, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true

@@ -244,11 +244,16 @@ func writeAtomic(path string, write func(io.Writer) error) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// ReadPaths returns the paths a file lists: the "path" column of a CSV
-// (other columns ignored), such as a labels file or an earlier select
-// output, or a text file with one path per line.
+// ReadPaths returns the "path" column of a CSV (other columns ignored),
+// such as a labels file or an earlier select output. A file without that
+// column is an error: taking it for a list would exclude nothing, silently.
 func ReadPaths(name string) ([]string, error) {
-	items, err := imageset.List(name)
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	items, err := imageset.ReadCSV(bufio.NewReaderSize(f, 1<<16), "", name)
 	if err != nil {
 		return nil, err
 	}
