@@ -23,8 +23,12 @@ func newRootCmd() *cobra.Command {
 backbone, run by ONNX Runtime), trains a regularised linear classifier on them,
 and picks the images whose labels would help most.
 
-Typical start:
-  winnow featurize photos/ -o features.parquet --model resnet18.onnx`,
+The loop:
+  winnow featurize photos/ -o features.parquet        (default backbone: mobilenet-v2)
+  winnow train --features features.parquet --labels labels.csv -o model.json
+  winnow evaluate --model model.json --features features.parquet --labels test.csv --html report.html
+  winnow select --model model.json --features features.parquet -n 8 --exclude labels.csv -o next.csv
+  winnow simulate --features features.parquet --labels all-labels.csv --out sim/`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
