@@ -10,7 +10,7 @@ LDFLAGS := -X main.version=$(VERSION)
 
 all: build
 
-deps: $(ORT_LIB) $(DEPS)/apt.ok $(DEPS)/backbones/.ok
+deps: $(ORT_LIB) $(DEPS)/apt.ok $(DEPS)/backbones/.ok $(DEPS)/duckdb.ok
 
 $(ORT_LIB): scripts/fetch-ort.sh
 	scripts/fetch-ort.sh $(DEPS)/onnxruntime
@@ -30,6 +30,12 @@ $(DEPS)/nsfwjs/VERSION: scripts/fetch-nsfwjs.sh
 $(DEPS)/backbones/.ok: $(DEPS)/nsfwjs/VERSION internal/backbone/builtin.go $(wildcard internal/tfjs/*.go)
 	$(GO) run ./cmd/winnow backbone install --from $(DEPS)/nsfwjs --to $(DEPS)/backbones
 	@touch $@
+
+# DuckDB (npm, no install scripts), so the tests check that an independent
+# reader takes featurize's Parquet files as they are.
+$(DEPS)/duckdb.ok: internal/featstore/testdata/package-lock.json
+	npm ci --ignore-scripts --silent --prefix internal/featstore/testdata
+	@mkdir -p $(DEPS) && touch $@
 
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/winnow ./cmd/winnow
