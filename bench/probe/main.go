@@ -157,7 +157,9 @@ func main() {
 	}
 	fmt.Println()
 	for name, r := range speed {
-		fmt.Printf("featurize %s: %.1f images/s\n", name, r)
+		if r > 0 { // 0: resumed from an earlier run, nothing timed
+			fmt.Printf("featurize %s: %.1f images/s\n", name, r)
+		}
 	}
 }
 
