@@ -12,7 +12,8 @@
 # the normalisation (auto: divide by max |x|) and writes the normalised
 # table every peer reads. Every solver's W, b is written as CSV and scored by
 # ONE function, linear.Objective, so objectives are comparable. Times are
-# each solver's fit call only (no I/O), best of REPEAT.
+# each solver's fit call only (no I/O), best of REPEAT_A/REPEAT_B, as wall
+# time and as the process's CPU time (steadier when the machine is shared).
 #
 #   bash bench/train-vs-peers.sh        # from the repository root
 #
@@ -21,7 +22,10 @@
 # GLMNET_THRESH (1e-14 for a; for b glmnet's default 1e-7: its own convergence
 # threshold, relative to the null deviance; at 1e-10 one fit of b was still
 # running after 20 minutes on a loaded 2-core machine),
-# GLMNET_TIMEOUT (900 s per glmnet call), SAGA_TOL (1e-8), SAGA_MAXITER_A
+# GLMNET_TIMEOUT (900 s per glmnet call), GLMNET_MODES_A ("single path"),
+# GLMNET_MODES_B ("path": a single lambda at 1e-7 did not finish b within
+# 900 s here; "single" = only the target lambda, "path" = 100 lambdas from
+# lambda_max down to it, glmnet's recommended use), SAGA_TOL (1e-8), SAGA_MAXITER_A
 # (20000 epochs), SAGA_MAXITER_B (1000 epochs; saga at these weak penalties
 # needs far more to converge, the table shows how far it got). A peer that
 # times out is listed as such. Output goes to bench/out/train/ (ignored by
@@ -58,18 +62,20 @@ for set in $SETS; do
 		thresh=${GLMNET_THRESH:-1e-14}
 		sagaiter=${SAGA_MAXITER_A:-20000}
 		repeat=${REPEAT_A:-3}
+		modes=${GLMNET_MODES_A:-single path}
 		desc="(a) 18 x 512, 3 classes"
 	else
 		thresh=${GLMNET_THRESH:-1e-7}
 		sagaiter=${SAGA_MAXITER_B:-1000}
 		repeat=${REPEAT_B:-1}
+		modes=${GLMNET_MODES_B:-path}
 		desc="(b) 2000 x 1280, 10 classes"
 	fi
 	echo "== $desc, l1=$L1 l2=$L2" | tee -a "$OUT/results.md"
 	"$OUT/winnowfit" fit -in "$OUT/$set.csv" -norm "$OUT/${set}_norm.csv" -coef "$OUT/${set}_winnow.csv" \
 		-l1 "$L1" -l2 "$L2" -repeat "$repeat"
 	scored=(winnow="$OUT/${set}_winnow.csv")
-	for mode in single path; do
+	for mode in $modes; do
 		rm -f "$OUT/${set}_glmnet_$mode.csv"
 		if timeout "$GLMNET_TIMEOUT" Rscript bench/train_peers/glmnet_fit.R "$OUT/${set}_norm.csv" \
 			"$OUT/${set}_glmnet_$mode.csv" "$L1" "$L2" "$mode" "$repeat" "$thresh" \

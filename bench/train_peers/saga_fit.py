@@ -23,7 +23,7 @@ d = np.loadtxt(path, delimiter=",", skiprows=1)
 x, y = np.ascontiguousarray(d[:, :-1]), d[:, -1].astype(int)
 C = 1.0 / (l1 + l2)
 rho = l1 / (l1 + l2)
-best = float("inf")
+best = bestcpu = float("inf")
 converged = True
 for _ in range(repeat):
     m = LogisticRegression(penalty="elasticnet", solver="saga", C=C, l1_ratio=rho,
@@ -31,13 +31,16 @@ for _ in range(repeat):
                            tol=tol, max_iter=max_iter, random_state=0)
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always", ConvergenceWarning)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         m.fit(x, y)
         best = min(best, time.perf_counter() - t0)
+        bestcpu = min(bestcpu, time.process_time() - c0)
         converged = not any(issubclass(i.category, ConvergenceWarning) for i in w)
 coef = np.column_stack([m.intercept_, m.coef_])
 np.savetxt(out, coef, delimiter=",", fmt="%.17g")
 with open(out[:-4] + ".seconds", "w") as f:
     f.write("%.6f\n" % best)
-print("saga: C=%g l1_ratio=%g tol=%g n_iter=%d converged=%s seconds=%.4f"
-      % (C, rho, tol, m.n_iter_[0], converged, best))
+with open(out[:-4] + ".cpu", "w") as f:
+    f.write("%.6f\n" % bestcpu)
+print("saga: C=%g l1_ratio=%g tol=%g n_iter=%d converged=%s seconds=%.4f cpu=%.4f"
+      % (C, rho, tol, m.n_iter_[0], converged, best, bestcpu))
