@@ -92,6 +92,11 @@ func OpenData(data []byte, path string, spec Spec, opt Options) (*Model, error) 
 		return nil, err
 	}
 	defer so.Destroy()
+	// Idle intra-op threads would otherwise spin, taking the cores that
+	// featurize's decoders need between batches.
+	if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+		return nil, err
+	}
 	if opt.Threads > 0 {
 		if err := so.SetIntraOpNumThreads(opt.Threads); err != nil {
 			return nil, err
