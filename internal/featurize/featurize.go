@@ -239,12 +239,10 @@ type state struct {
 
 // content tracks one distinct file content (one sha256).
 type content struct {
-	onDisk  bool         // features already written (earlier run or earlier chunk)
-	failed  error        // decoding failed: identical files fail the same way
-	waiters []dupRequest // identical files seen while this one is in flight
+	onDisk  bool     // features already written (earlier run or earlier chunk)
+	failed  error    // decoding failed: identical files fail the same way
+	waiters []string // paths of identical files seen while this one is in flight
 }
-
-type dupRequest struct{ path string }
 
 func newState(done featstore.Index) *state {
 	return &state{done: done, known: map[string]*content{}, late: map[string][]string{}}
@@ -366,7 +364,7 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 			st.mu.Unlock()
 			d.bar.Add(1)
 		default:
-			c.waiters = append(c.waiters, dupRequest{it.Path})
+			c.waiters = append(c.waiters, it.Path)
 			st.mu.Unlock()
 		}
 		return decoded{}, false
@@ -398,7 +396,7 @@ func (d *decoder) failContent(path, sha string, err error) {
 	d.st.mu.Unlock()
 	d.fail(path, err)
 	for _, w := range waiters {
-		d.fail(w.path, err)
+		d.fail(w, err)
 	}
 }
 
@@ -492,7 +490,7 @@ func (f *inferer) run() error {
 		rows = append(rows, featstore.Row{Path: d.item.Path, SHA256: d.sha, Width: d.w, Height: d.h, Features: feat})
 		c := f.st.known[d.sha]
 		for _, w := range c.waiters {
-			rows = append(rows, featstore.Row{Path: w.path, SHA256: d.sha, Width: d.w, Height: d.h, Features: feat})
+			rows = append(rows, featstore.Row{Path: w, SHA256: d.sha, Width: d.w, Height: d.h, Features: feat})
 		}
 		f.st.ok++
 		f.st.dups += len(c.waiters)
