@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"strconv"
 
@@ -114,10 +113,10 @@ func writePredictions(w io.Writer, mf *classifier.File, src dataset.Features) (i
 		if err != nil {
 			return total, err
 		}
-		for i, v := range vec {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return total, fmt.Errorf("%s: feature %d is %g; refusing to predict from non-finite features", p, i, v)
-			}
+		if i := dataset.FirstNonFinite(vec); i >= 0 {
+			return total, fmt.Errorf("%s: feature %d is %g; refusing to predict from non-finite features", p, i, vec[i])
+		}
+		for _, v := range vec {
 			buf = append(buf, float64(v))
 		}
 		paths = append(paths, p)

@@ -150,8 +150,8 @@ func (c *csvFeatures) Meta() featstore.Meta { return featstore.Meta{Dim: len(c.c
 func (c *csvFeatures) Dim() int             { return len(c.cols) }
 func (c *csvFeatures) Close() error         { return c.f.Close() }
 
-// finite reports the index of the first NaN or infinite value, or -1.
-func finite(v []float32) int {
+// FirstNonFinite reports the index of the first NaN or infinite value, or -1.
+func FirstNonFinite(v []float32) int {
 	for i, x := range v {
 		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
 			return i

@@ -136,7 +136,7 @@ func Load(featuresPath, labelsPath string, opt Options) (*Set, error) {
 		if len(vec) != dim {
 			return nil, fmt.Errorf("%s: %s has %d features, want %d", featuresPath, p, len(vec), dim)
 		}
-		if i := finite(vec); i >= 0 {
+		if i := FirstNonFinite(vec); i >= 0 {
 			bad = append(bad, fmt.Sprintf("%s (feature %d is %g)", p, i, vec[i]))
 			continue
 		}

@@ -80,11 +80,11 @@ func load(cfg *Config) (*data, error) {
 				continue
 			}
 			seen[p] = true
-			for i, v := range vec {
-				if v != v || v > 3.4e38 || v < -3.4e38 {
-					src.Close()
-					return nil, fmt.Errorf("%s: %s: feature %d is %g", name, p, i, v)
-				}
+			if i := dataset.FirstNonFinite(vec); i >= 0 {
+				src.Close()
+				return nil, fmt.Errorf("%s: %s: feature %d is %g", name, p, i, vec[i])
+			}
+			for _, v := range vec {
 				buf = append(buf, float64(v))
 			}
 			y := NA
