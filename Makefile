@@ -16,10 +16,12 @@ $(ORT_LIB): scripts/fetch-ort.sh
 	scripts/fetch-ort.sh $(DEPS)/onnxruntime
 
 # Debian packages: libjpeg-turbo's headers (JPEG decoding at a reduced DCT
-# scale) and Fashion-MNIST (real labelled images for tests and benchmarks).
+# scale), Fashion-MNIST (real labelled images for tests and benchmarks) and
+# Chromium (the labelling website's browser tests drive it headless).
 $(DEPS)/apt.ok: scripts/apt-need.sh
 	scripts/apt-need.sh libjpeg62-turbo-dev:/usr/include/jpeglib.h \
-		dataset-fashion-mnist:/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+		dataset-fashion-mnist:/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz \
+		chromium:/usr/bin/chromium
 	@mkdir -p $(DEPS) && touch $@
 
 # The built-in backbones: Keras models from the npm package nsfwjs, converted
