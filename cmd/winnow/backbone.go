@@ -49,6 +49,11 @@ needs its sidecar's mean and std edited (0.5 and 0.5 for [-1, 1]).
 			if !list && out == "" {
 				return errors.New("-o NAME.onnx is required (or --list-layers)")
 			}
+			if !list {
+				if err := refuseOverwrite(tfjsInputs(args[0]), files{}.add("-o", out).add("-o (sidecar)", backbone.SidecarPath(out))); err != nil {
+					return err
+				}
+			}
 			m, err := tfjs.Load(args[0])
 			if err != nil {
 				return err
@@ -151,6 +156,23 @@ func newBackboneInstallCmd() *cobra.Command {
 	cmd.Flags().StringVar(&from, "from", ".deps/nsfwjs", "folder with nsfwjs' models (scripts/fetch-nsfwjs.sh)")
 	cmd.Flags().StringVar(&to, "to", ".deps/backbones", "folder to write the ONNX backbones to")
 	return cmd
+}
+
+// tfjsInputs are the files a TF.js model is read from: SRC and, as the
+// weight shards sit beside model.json, every file of its folder.
+func tfjsInputs(src string) files {
+	in := files{}.add("SRC", src)
+	dir := src
+	if st, err := os.Stat(src); err == nil && !st.IsDir() {
+		dir = filepath.Dir(src)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			in = in.add("SRC", filepath.Join(dir, e.Name()))
+		}
+	}
+	return in
 }
 
 func listLayers(cmd *cobra.Command, m *tfjs.Model) error {

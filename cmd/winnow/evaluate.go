@@ -3,13 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
+	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/winnowml/winnow/internal/classifier"
 	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/metrics"
+	"github.com/winnowml/winnow/internal/outfile"
 	"github.com/winnowml/winnow/internal/report"
 )
 
@@ -28,6 +29,10 @@ order). Labels outside the model's classes, or empty, are dropped and counted.
 		Example: `  winnow evaluate --model model.json --features test.parquet --labels test.csv --html report.html`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			in := files{}.add("--model", model).add("--features", features).add("--labels", labels)
+			if err := refuseOverwrite(in, files{}.add("--json", jsonOut).add("--html", htmlOut)); err != nil {
+				return err
+			}
 			mf, err := classifier.Load(model)
 			if err != nil {
 				return err
@@ -53,21 +58,16 @@ order). Labels outside the model's classes, or empty, are dropped and counted.
 				if err != nil {
 					return err
 				}
-				if err := os.WriteFile(jsonOut, append(data, '\n'), 0o644); err != nil {
+				if err := outfile.WriteFile(jsonOut, append(data, '\n')); err != nil {
 					return err
 				}
 			}
 			if htmlOut != "" {
-				f, err := os.Create(htmlOut)
-				if err != nil {
-					return err
-				}
 				title := fmt.Sprintf("winnow evaluate: %s on %s", model, features)
-				if err := report.EvaluationHTML(f, title, r, set.Classes, set.Y, probs); err != nil {
-					f.Close()
-					return err
-				}
-				if err := f.Close(); err != nil {
+				err := outfile.Write(htmlOut, func(w io.Writer) error {
+					return report.EvaluationHTML(w, title, r, set.Classes, set.Y, probs)
+				})
+				if err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "evaluate: wrote %s\n", htmlOut)

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"os"
+	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/winnowml/winnow/internal/featstore"
+	"github.com/winnowml/winnow/internal/outfile"
 )
 
 func newFeaturesCmd() *cobra.Command {
@@ -24,21 +24,10 @@ func newFeaturesCmd() *cobra.Command {
 			if out == "" {
 				return featstore.ExportCSV(args[0], cmd.OutOrStdout())
 			}
-			f, err := os.Create(out)
-			if err != nil {
+			if err := refuseOverwrite(files{}.add("FEATURES", args[0]), files{}.add("-o", out)); err != nil {
 				return err
 			}
-			w := bufio.NewWriterSize(f, 1<<20)
-			if err := featstore.ExportCSV(args[0], w); err != nil {
-				f.Close()
-				os.Remove(out)
-				return err
-			}
-			if err := w.Flush(); err != nil {
-				f.Close()
-				return err
-			}
-			return f.Close()
+			return outfile.Write(out, func(w io.Writer) error { return featstore.ExportCSV(args[0], w) })
 		},
 	}
 	export.Flags().StringVarP(&out, "output", "o", "", "CSV file to write (default: standard output)")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/winnowml/winnow/internal/featurize"
 	"github.com/winnowml/winnow/internal/imageio"
 	"github.com/winnowml/winnow/internal/imageset"
+	"github.com/winnowml/winnow/internal/outfile"
 	"github.com/winnowml/winnow/internal/progress"
 )
 
@@ -144,8 +146,19 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 	if spec, err = f.spec(cmd, spec); err != nil {
 		return err
 	}
+	in := files{}.add("SOURCE", source)
+	if st, err := os.Stat(f.model); err == nil && st.Mode().IsRegular() {
+		in = in.add("--model", f.model, backbone.SidecarPath(f.model))
+	}
+	outs := files{}.add("-o", f.out).add("--errors", f.errors)
+	if err := refuseOverwrite(in, outs); err != nil {
+		return err
+	}
 	items, err := imageset.List(source)
 	if err != nil {
+		return err
+	}
+	if err := refuseOverwriteImages(items, outs); err != nil {
 		return err
 	}
 	if len(items) == 0 {
@@ -162,15 +175,17 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 
 	stderr := cmd.ErrOrStderr()
 	var errw io.Writer = &stderrErrors{w: stderr}
+	var errFile *outfile.Temp
+	var errBuf *bufio.Writer
 	if f.errors != "" {
-		ef, err := os.Create(f.errors)
-		if err != nil {
+		// Like every output, the errors file appears only when the run
+		// completes; a resumed run retries the failed files and lists them again.
+		if errFile, err = outfile.Create(f.errors); err != nil {
 			return err
 		}
-		defer ef.Close()
-		bw := bufio.NewWriter(ef)
-		defer bw.Flush()
-		errw = bw
+		defer errFile.Abort()
+		errBuf = bufio.NewWriter(errFile)
+		errw = errBuf
 	}
 	pmode := progress.Auto
 	if f.quiet {
@@ -183,6 +198,12 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 	fmt.Fprintf(stderr, "featurize: %s\n", sum)
 	if sum.Repeated > 0 {
 		fmt.Fprintf(stderr, "featurize: %d paths were listed more than once; each got one row\n", sum.Repeated)
+	}
+	if runErr == nil && errFile != nil {
+		runErr = errBuf.Flush()
+		if runErr == nil {
+			runErr = errFile.Commit()
+		}
 	}
 	if runErr != nil {
 		if cmd.Context().Err() != nil {
@@ -199,6 +220,27 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 		return exitError{code: 1, msg: "no image could be featurized"}
 	case f.strict && sum.Failed > 0:
 		return exitError{code: 1, msg: fmt.Sprintf("--strict: %d files were skipped", sum.Failed)}
+	}
+	return nil
+}
+
+// refuseOverwriteImages stops an output from landing on one of the images
+// it is made from (featurize photos/ -o photos/cat.jpg). A manifest can list
+// millions of images, so only an image whose base name is an output's is
+// compared as a file.
+func refuseOverwriteImages(items []imageset.Item, outs files) error {
+	byBase := map[string][]outfile.Named{}
+	for _, o := range outs {
+		if o.Path != "" && o.Path != "-" {
+			byBase[filepath.Base(o.Path)] = append(byBase[filepath.Base(o.Path)], o)
+		}
+	}
+	for _, it := range items {
+		for _, o := range byBase[filepath.Base(it.File)] {
+			if outfile.Check(files{}.add("SOURCE", it.File), files{o}) != nil {
+				return exitError{code: 2, msg: fmt.Sprintf("%s %s is one of the images to featurize (SOURCE lists it as %q): refusing to overwrite it (choose another %s)", o.Flag, o.Path, it.Path, o.Flag)}
+			}
+		}
 	}
 	return nil
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -15,6 +13,7 @@ import (
 	"github.com/winnowml/winnow/internal/classifier"
 	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/metrics"
+	"github.com/winnowml/winnow/internal/outfile"
 )
 
 func newPredictCmd() *cobra.Command {
@@ -27,6 +26,9 @@ func newPredictCmd() *cobra.Command {
 It streams the features, so any number of rows fits in memory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := refuseOverwrite(files{}.add("--model", model).add("--features", features), files{}.add("-o", out)); err != nil {
+				return err
+			}
 			mf, err := classifier.Load(model)
 			if err != nil {
 				return err
@@ -39,20 +41,12 @@ It streams the features, so any number of rows fits in memory.`,
 			if err := mf.Check(src.Meta()); err != nil {
 				return fmt.Errorf("%s does not fit %s: %w", features, model, err)
 			}
-			f, err := os.Create(out)
-			if err != nil {
+			var n int
+			err = outfile.Write(out, func(w io.Writer) error {
+				n, err = writePredictions(w, mf, src)
 				return err
-			}
-			bw := bufio.NewWriterSize(f, 1<<20)
-			n, err := writePredictions(bw, mf, src)
-			if err == nil {
-				err = bw.Flush()
-			}
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
+			})
 			if err != nil {
-				os.Remove(out)
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "predict: %d rows -> %s\n", n, out)

@@ -44,6 +44,11 @@ an error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Log = cmd.ErrOrStderr()
+			in := files{}.add("--model", cfg.Model).add("--features", cfg.Features).add("--exclude", cfg.Exclude...).
+				add("--labels", cfg.Labels).add("--labelled-features", cfg.LabelledFeatures)
+			if err := refuseOverwrite(in, files{}.add("-o", cfg.Output)); err != nil {
+				return err
+			}
 			_, err := query.Run(cmd.Context(), cfg)
 			return err
 		},

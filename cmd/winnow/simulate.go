@@ -11,6 +11,7 @@ import (
 
 	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/linear"
+	"github.com/winnowml/winnow/internal/outfile"
 	"github.com/winnowml/winnow/internal/query"
 	"github.com/winnowml/winnow/internal/report"
 	"github.com/winnowml/winnow/internal/sim"
@@ -56,6 +57,14 @@ repeat and round) and DIR/summary.json.`,
 			if cmd.Flags().Changed("initial") && cmd.Flags().Changed("initial-per-class") {
 				return fmt.Errorf("give --initial or --initial-per-class, not both")
 			}
+			in := files{}.add("--features", cfg.Features...).add("--labels", cfg.Labels).add("--test", cfg.Test).add("--initial", cfg.Initial)
+			outs := files{}
+			for _, name := range simOutputs {
+				outs = outs.add("--out", filepath.Join(out, name))
+			}
+			if err := refuseOverwrite(in, outs); err != nil {
+				return err
+			}
 			res, err := sim.Run(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -78,10 +87,17 @@ repeat and round) and DIR/summary.json.`,
 			if err := report.SimulationHTML(&page, title, res, labels.ByPath); err != nil {
 				return err
 			}
-			for name, buf := range map[string]*bytes.Buffer{"rounds.csv": &rounds, "summary.json": &summary, "report.html": &page} {
-				if err := os.WriteFile(filepath.Join(out, name), buf.Bytes(), 0o644); err != nil {
+			// All three files are replaced together, or none is: a report
+			// beside the rounds of another run would mislead.
+			var g outfile.Group
+			defer g.Abort()
+			for i, buf := range []*bytes.Buffer{&rounds, &summary, &page} {
+				if err := g.Add(filepath.Join(out, simOutputs[i]), buf.Bytes()); err != nil {
 					return err
 				}
+			}
+			if err := g.Commit(); err != nil {
+				return err
 			}
 			printSimSummary(cmd, res)
 			fmt.Fprintf(cmd.ErrOrStderr(), "simulate: wrote %s (report.html, rounds.csv, summary.json) in %.1f s\n", out, res.Seconds)
@@ -112,6 +128,10 @@ repeat and round) and DIR/summary.json.`,
 	}
 	return cmd
 }
+
+// simOutputs are the files simulate writes into --out, in the order of its
+// buffers.
+var simOutputs = []string{"rounds.csv", "summary.json", "report.html"}
 
 func splitList(s string) []string {
 	var out []string

@@ -63,6 +63,9 @@ Rows with an empty label, or a label outside --classes, are dropped and counted.
 
 func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	stderr := cmd.ErrOrStderr()
+	if err := refuseOverwrite(files{}.add("--features", f.features).add("--labels", f.labels), files{}.add("-o", f.out)); err != nil {
+		return err
+	}
 	set, err := dataset.Load(f.features, f.labels, dataset.Options{LabelColumn: f.labelColumn, Classes: f.classes})
 	if err != nil {
 		return err

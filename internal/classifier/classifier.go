@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/winnowml/winnow/internal/featstore"
 	"github.com/winnowml/winnow/internal/linear"
+	"github.com/winnowml/winnow/internal/outfile"
 )
 
 // Format identifies the model file layout; bump it on incompatible changes.
@@ -60,23 +60,7 @@ func Save(path string, f *File) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return outfile.WriteFile(path, append(data, '\n'))
 }
 
 // Load reads and checks a model file.

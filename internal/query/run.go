@@ -9,13 +9,13 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/winnowml/winnow/internal/classifier"
 	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/imageset"
 	"github.com/winnowml/winnow/internal/metrics"
+	"github.com/winnowml/winnow/internal/outfile"
 )
 
 // Config is `winnow select` once its flags are parsed.
@@ -172,7 +172,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if int64(want) > cands {
 		fmt.Fprintf(logw, "select: the pool has %d rows left, fewer than the %d asked for: selecting all of them\n", cands, want)
 	}
-	if err := writeAtomic(cfg.Output, func(w io.Writer) error {
+	if err := outfile.Write(cfg.Output, func(w io.Writer) error {
 		return WriteCSV(w, res.Pool, res.Picks, model.Classes)
 	}); err != nil {
 		return nil, err
@@ -219,29 +219,6 @@ func formatScore(v float64) string {
 		return "inf"
 	}
 	return strconv.FormatFloat(v, 'g', 6, 64)
-}
-
-func writeAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	bw := bufio.NewWriter(tmp)
-	err = write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // ReadPaths returns the "path" column of a CSV (other columns ignored),

@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/winnowml/winnow/internal/backbone"
 	"github.com/winnowml/winnow/internal/onnx"
+	"github.com/winnowml/winnow/internal/outfile"
 )
 
 // Names of the converted graph's tensors.
@@ -297,24 +297,22 @@ func (r *Result) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(path, data); err != nil {
+	// The model and its sidecar go together: neither replaces an older
+	// one unless both are complete.
+	var g outfile.Group
+	defer g.Abort()
+	if err := g.Add(path, data); err != nil {
 		return err
 	}
-	return writeAtomic(backbone.SidecarPath(path), side)
+	if err := g.Add(backbone.SidecarPath(path), side); err != nil {
+		return err
+	}
+	return g.Commit()
 }
 
 func marshalSpec(s backbone.Spec) ([]byte, error) {
 	data, err := json.MarshalIndent(s, "", "  ")
 	return append(data, '\n'), err
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // emitter writes the ONNX nodes of each needed layer once.
