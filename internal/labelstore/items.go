@@ -206,3 +206,34 @@ func (s *Store) Examples(ctx context.Context, class string) ([]Item, error) {
 	return s.queryItems(ctx, `SELECT i.id, i.path, i.sha256, i.gold, i.role, i.label
 		FROM examples e JOIN items i ON i.id = e.item_id WHERE e.class = ? ORDER BY e.pos`, class)
 }
+
+// Import is one imported label: gold when Role is "practice" or "test",
+// otherwise ("") a label that trains but does not test.
+type Import struct {
+	Item  ItemID
+	Class string
+	Role  string
+}
+
+// Import records many labels in one transaction: all or none.
+func (s *Store) Import(ctx context.Context, labels []Import) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		for _, l := range labels {
+			var err error
+			switch {
+			case l.Class == "":
+				return fmt.Errorf("%w: an empty imported label for item %d", ErrInvalid, l.Item)
+			case l.Role == "":
+				err = mustAffect(tx.ExecContext(ctx, `UPDATE items SET label = ? WHERE id = ?`, l.Class, l.Item))
+			case l.Role == RolePractice || l.Role == RoleTest:
+				err = mustAffect(tx.ExecContext(ctx, `UPDATE items SET gold = ?, role = ? WHERE id = ?`, l.Class, l.Role, l.Item))
+			default:
+				return fmt.Errorf("%w: role %q", ErrInvalid, l.Role)
+			}
+			if err != nil {
+				return fmt.Errorf("item %d: %w", l.Item, err)
+			}
+		}
+		return nil
+	})
+}
