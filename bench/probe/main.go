@@ -348,7 +348,7 @@ func loadColumns(file string, labels *dataset.Labels, splits map[string]string, 
 	for i, c := range classes {
 		idx[c] = i
 	}
-	src, err := dataset.OpenFeatures(file)
+	src, err := dataset.OpenFeatures(file, dataset.Columns{})
 	if err != nil {
 		return split2{}, split2{}, err
 	}

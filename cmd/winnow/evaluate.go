@@ -16,6 +16,7 @@ import (
 
 func newEvaluateCmd() *cobra.Command {
 	var model, features, labels, labelColumn, jsonOut, htmlOut string
+	var ignore []string
 	cmd := &cobra.Command{
 		Use:   "evaluate --model M --features F --labels L.csv",
 		Short: "Score a model on labelled features: accuracy, log loss, ROC AUC, confusion matrix",
@@ -37,12 +38,15 @@ order). Labels outside the model's classes, or empty, are dropped and counted.
 			if err != nil {
 				return err
 			}
-			set, err := dataset.Load(features, labels, dataset.Options{LabelColumn: labelColumn, Classes: mf.Model.Classes})
+			set, err := dataset.Load(features, labels, dataset.Options{LabelColumn: labelColumn, Classes: mf.Model.Classes, Ignore: ignore, Columns: mf.Columns()})
 			if err != nil {
 				return err
 			}
 			if err := mf.Check(set.Meta); err != nil {
 				return fmt.Errorf("%s does not fit %s: %w", features, model, err)
+			}
+			if note := mf.Unchecked(set.FromCSV); note != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "evaluate:", note)
 			}
 			out := cmd.OutOrStdout()
 			if note := set.Notes.Summary(); note != "" {
@@ -79,7 +83,8 @@ order). Labels outside the model's classes, or empty, are dropped and counted.
 	fl.StringVar(&model, "model", "", "model file written by train (required)")
 	fl.StringVar(&features, "features", "", "features: Parquet from featurize, or CSV with a path column (required)")
 	fl.StringVar(&labels, "labels", "", "CSV with path and label columns; may be the features CSV (required)")
-	fl.StringVar(&labelColumn, "label-column", "label", "name of the label column")
+	fl.StringVar(&labelColumn, "label-column", "label", "name of the label column (never a feature, also in a features CSV)")
+	fl.StringSliceVar(&ignore, "ignore-columns", nil, "columns of a features CSV that are not features")
 	fl.StringVar(&jsonOut, "json", "", "also write the metrics as JSON to this file")
 	fl.StringVar(&htmlOut, "html", "", "also write a self-contained HTML report with plots to this file")
 	for _, name := range []string{"model", "features", "labels"} {

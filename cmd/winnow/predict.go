@@ -17,13 +17,16 @@ import (
 )
 
 func newPredictCmd() *cobra.Command {
-	var model, features, out string
+	var model, features, out, labelColumn string
+	var ignore []string
 	cmd := &cobra.Command{
 		Use:   "predict --model M --features F -o preds.csv",
 		Short: "Predict the class of every image in a feature file",
 		Long: `predict writes one CSV row per feature row:
   path, predicted, p_<class>... (in the model's class order), max_prob, entropy (bits)
-It streams the features, so any number of rows fits in memory.`,
+It streams the features, so any number of rows fits in memory. The model's
+feature columns are read by name, whatever order the file has them in; other
+columns (a class, an id) are not read.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := refuseOverwrite(files{}.add("--model", model).add("--features", features), files{}.add("-o", out)); err != nil {
@@ -33,13 +36,13 @@ It streams the features, so any number of rows fits in memory.`,
 			if err != nil {
 				return err
 			}
-			src, err := dataset.OpenFeatures(features)
+			src, note, err := mf.OpenFeatures(features, dataset.Columns{Label: labelColumn, Ignore: ignore})
 			if err != nil {
-				return err
+				return fmt.Errorf("%w (model %s)", err, model)
 			}
 			defer src.Close()
-			if err := mf.Check(src.Meta()); err != nil {
-				return fmt.Errorf("%s does not fit %s: %w", features, model, err)
+			if note != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "predict:", note)
 			}
 			var n int
 			err = outfile.Write(out, func(w io.Writer) error {
@@ -56,6 +59,8 @@ It streams the features, so any number of rows fits in memory.`,
 	cmd.Flags().StringVar(&model, "model", "", "model file written by train (required)")
 	cmd.Flags().StringVar(&features, "features", "", "features: Parquet from featurize, or CSV with a path column (required)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "CSV file to write (required)")
+	cmd.Flags().StringVar(&labelColumn, "label-column", "label", "a label column in a features CSV: never a feature")
+	cmd.Flags().StringSliceVar(&ignore, "ignore-columns", nil, "columns of a features CSV that are not features")
 	for _, name := range []string{"model", "features", "output"} {
 		cmd.MarkFlagRequired(name)
 	}

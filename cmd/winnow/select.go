@@ -66,7 +66,8 @@ an error.`,
 	fl.IntVar(&cfg.Members, "members", 5, "committee: number of bootstrap members")
 	fl.StringVar(&cfg.Labels, "labels", "", "CSV with path and label columns: never picked; committee and coreset use them")
 	fl.StringVar(&cfg.LabelledFeatures, "labelled-features", "", "features of the --labels rows (default: --features)")
-	fl.StringVar(&cfg.LabelColumn, "label-column", "label", "name of the label column of --labels")
+	fl.StringVar(&cfg.LabelColumn, "label-column", "label", "name of the label column of --labels (never a feature of a features CSV)")
+	fl.StringSliceVar(&cfg.Ignore, "ignore-columns", nil, "columns of a features CSV that are not features")
 	for _, name := range []string{"model", "features", "output"} {
 		cmd.MarkFlagRequired(name)
 	}

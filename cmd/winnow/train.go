@@ -15,7 +15,7 @@ import (
 
 type trainFlags struct {
 	features, labels, out, labelColumn, normalize string
-	classes                                       []string
+	classes, ignore                               []string
 	l1, l2                                        float64
 	cv                                            int
 	seed                                          int64
@@ -35,7 +35,11 @@ intercepts are not penalised). Features are normalised first, with the scaling
 fitted on the training rows and stored in the model.
 
 --features is the Parquet file featurize writes, or a CSV with a "path" column
-and numeric feature columns of any names (e.g. Features.0..Features.511).
+and numeric feature columns of any names (e.g. Features.0..Features.511): every
+column other than path, the label column and --ignore-columns is a feature,
+and a column of words that is none of these is an error naming it. The model
+records the CSV's column names, so predict, evaluate and select later read
+those columns by name, in any order.
 --labels is a CSV with "path" and the label column; it may be the same CSV.
 Rows with an empty label, or a label outside --classes, are dropped and counted.`,
 		Example: `  winnow train --features features.parquet --labels labels.csv -o model.json
@@ -52,7 +56,8 @@ Rows with an empty label, or a label outside --classes, are dropped and counted.
 	fl.Float64Var(&f.l2, "l2", 0.01, "L2 penalty weight (shrinkage)")
 	fl.StringVar(&f.normalize, "normalize", "auto", "feature scaling: auto (divide by the largest absolute value, as ML.NET), standard, none")
 	fl.StringSliceVar(&f.classes, "classes", nil, "class names in order, e.g. sound,dry,encased; other labels are dropped and counted")
-	fl.StringVar(&f.labelColumn, "label-column", "label", "name of the label column")
+	fl.StringVar(&f.labelColumn, "label-column", "label", "name of the label column (never a feature, also in a features CSV)")
+	fl.StringSliceVar(&f.ignore, "ignore-columns", nil, "columns of a features CSV that are not features, e.g. id,date")
 	fl.IntVar(&f.cv, "cv", 0, "choose l1 and l2 from a grid by K-fold cross-validated log loss (0: use --l1 and --l2)")
 	fl.Int64Var(&f.seed, "seed", 1, "seed for the cross-validation folds")
 	for _, name := range []string{"features", "labels", "output"} {
@@ -66,7 +71,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	if err := refuseOverwrite(files{}.add("--features", f.features).add("--labels", f.labels), files{}.add("-o", f.out)); err != nil {
 		return err
 	}
-	set, err := dataset.Load(f.features, f.labels, dataset.Options{LabelColumn: f.labelColumn, Classes: f.classes})
+	set, err := dataset.Load(f.features, f.labels, dataset.Options{LabelColumn: f.labelColumn, Classes: f.classes, Ignore: f.ignore})
 	if err != nil {
 		return err
 	}
@@ -117,6 +122,11 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	fmt.Fprintf(stderr, "train: %s after %d iterations, objective %.10g, %.3f s\n", conv, s.Iterations, s.Objective, time.Since(start).Seconds())
 	file := &classifier.File{Winnow: version, Created: time.Now().UTC(), Backbone: classifier.BackboneOf(set.Meta), Model: m,
 		Training: classifier.Training{Features: f.features, Labels: f.labels, Rows: n, PerClass: per, Dropped: set.Notes.Summary(), CV: cvResult}}
+	if set.FromCSV {
+		// Names, not positions: predict and select then read these columns
+		// whatever order a later CSV has them in.
+		file.FeatureColumns = set.Columns
+	}
 	if err := classifier.Save(f.out, file); err != nil {
 		return err
 	}

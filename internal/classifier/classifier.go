@@ -11,6 +11,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/featstore"
 	"github.com/winnowml/winnow/internal/linear"
 	"github.com/winnowml/winnow/internal/outfile"
@@ -48,8 +49,12 @@ type File struct {
 	Format   string        `json:"format"`
 	Winnow   string        `json:"winnow_version"`
 	Created  time.Time     `json:"created"`
-	Backbone Backbone      `json:"backbone"`
-	Model    *linear.Model `json:"model"`
+	Backbone Backbone `json:"backbone"`
+	// FeatureColumns are the CSV header names the model was trained on, in
+	// the model's order; empty for a model trained on Parquet, whose
+	// columns are featurize's f0..f{D-1}.
+	FeatureColumns []string      `json:"feature_columns,omitempty"`
+	Model          *linear.Model `json:"model"`
 	Training Training      `json:"training"`
 }
 
@@ -85,6 +90,9 @@ func Load(path string) (*File, error) {
 			return nil, fmt.Errorf("%s: inconsistent model (weight rows of different lengths)", path)
 		}
 	}
+	if n := len(f.FeatureColumns); n > 0 && n != m.D() {
+		return nil, fmt.Errorf("%s: inconsistent model (%d feature column names for %d weights per class)", path, n, m.D())
+	}
 	return &f, nil
 }
 
@@ -106,6 +114,49 @@ func (f *File) Check(features featstore.Meta) error {
 		}
 	}
 	return nil
+}
+
+// Columns are the feature columns the model reads, by name. nil for a model
+// trained on a CSV before models recorded names: its columns can only be
+// taken by position, as then.
+func (f *File) Columns() []string {
+	switch {
+	case len(f.FeatureColumns) > 0:
+		return f.FeatureColumns
+	case f.Backbone.SHA256 == "":
+		return nil
+	}
+	return featstore.ColumnNames(f.Backbone.Dim)
+}
+
+// OpenFeatures opens a feature file for this model: exactly the model's
+// columns, by name, whatever order the file has them in (other columns are
+// not read), and checked against the model's backbone. note says what could
+// not be checked, or is "".
+func (f *File) OpenFeatures(path string, c dataset.Columns) (src dataset.Features, note string, err error) {
+	c.Want = f.Columns()
+	src, err = dataset.OpenFeatures(path, c)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := f.Check(src.Meta()); err != nil {
+		src.Close()
+		return nil, "", fmt.Errorf("%s does not fit the model: %w", path, err)
+	}
+	return src, f.Unchecked(src.CSV()), nil
+}
+
+// Unchecked says, for features from a CSV or a model trained on one, that
+// only the column names tie them to the model: no backbone is recorded on
+// that side.
+func (f *File) Unchecked(featuresFromCSV bool) string {
+	switch {
+	case f.Backbone.SHA256 != "" && featuresFromCSV:
+		return fmt.Sprintf("the features come from a CSV: columns matched by name, but the backbone (%s) could not be checked", f.Backbone.Name)
+	case f.Backbone.SHA256 == "" && !featuresFromCSV:
+		return "the model was trained on a CSV: columns matched by name, but the backbone could not be checked"
+	}
+	return ""
 }
 
 // Predict returns the class probabilities of each row of X (n x K).

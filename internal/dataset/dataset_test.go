@@ -101,9 +101,19 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 			t.Errorf("%s: got %v, want an error mentioning %s", c.name, err, c.want)
 		}
 	}
+	// A column of words on the first row is named, with the flag that skips it.
 	notNumber := write(t, "g.csv", "path,x\na.jpg,abc\n")
-	if _, err := Load(notNumber, write(t, "l.csv", "path,label\na.jpg,k\n"), Options{}); err == nil || !strings.Contains(err.Error(), "not a number") {
-		t.Errorf("non-numeric feature: %v", err)
+	if _, err := Load(notNumber, write(t, "l.csv", "path,label\na.jpg,k\n"), Options{}); err == nil || !strings.Contains(err.Error(), `column "x" is not numeric`) || !strings.Contains(err.Error(), "--ignore-columns x") {
+		t.Errorf("non-numeric feature column: %v", err)
+	}
+	// A word further down is reported with its line and column name.
+	later := write(t, "h.csv", "path,x\na.jpg,1\nb.jpg,abc\n")
+	if _, err := Load(later, write(t, "l.csv", "path,label\na.jpg,k\n"), Options{}); err == nil || !strings.Contains(err.Error(), `h.csv:3: column "x" is not a number`) {
+		t.Errorf("non-numeric value: %v", err)
+	}
+	huge := write(t, "i.csv", "path,x\na.jpg,1e39\n")
+	if _, err := Load(huge, write(t, "l.csv", "path,label\na.jpg,k\n"), Options{}); err == nil || !strings.Contains(err.Error(), "out of float32 range") {
+		t.Errorf("1e39: %v", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -19,6 +20,10 @@ type Set struct {
 	Y       []int      // index into Classes
 	Classes []string
 	Meta    featstore.Meta
+	// Columns names X's columns (Features.Columns); FromCSV says whether
+	// they came from a CSV's header rather than a Parquet file.
+	Columns []string
+	FromCSV bool
 	Notes   Notes
 }
 
@@ -63,6 +68,10 @@ func (n Notes) Summary() string {
 type Options struct {
 	LabelColumn string   // default "label"
 	Classes     []string // fixes the class order; labels outside are dropped and counted
+	// Ignore are columns of a features CSV that are not features; Columns,
+	// when set, are exactly the feature columns to read (a model's).
+	Ignore  []string
+	Columns []string
 }
 
 // Load streams the feature file and keeps the labelled rows, so memory grows
@@ -106,12 +115,13 @@ func Load(featuresPath, labelsPath string, opt Options) (*Set, error) {
 		}
 	}
 
-	feats, err := OpenFeatures(featuresPath, opt.LabelColumn)
+	feats, err := OpenFeatures(featuresPath, Columns{Label: opt.LabelColumn, Ignore: opt.Ignore, Want: opt.Columns})
 	if err != nil {
 		return nil, err
 	}
 	defer feats.Close()
 	s.Meta = feats.Meta()
+	s.Columns, s.FromCSV = slices.Clone(feats.Columns()), feats.CSV()
 	dim := feats.Dim()
 	found := map[string]bool{}
 	var data []float64

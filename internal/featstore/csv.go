@@ -8,6 +8,17 @@ import (
 	"strconv"
 )
 
+// ColumnNames are the names of a Parquet file's feature columns: f0 to
+// f{dim-1}, as ExportCSV writes them, so a model trained on either accepts
+// the other by name.
+func ColumnNames(dim int) []string {
+	names := make([]string, dim)
+	for j := range names {
+		names[j] = "f" + strconv.Itoa(j)
+	}
+	return names
+}
+
 // ExportCSV writes the rows of the feature file src as CSV: a header
 // path,f0,...,f{Dim-1}, then one line per row. Floats are formatted as the
 // shortest decimal that parses back to the same float32, so the export is
@@ -20,11 +31,7 @@ func ExportCSV(src string, w io.Writer) error {
 	defer r.Close()
 	dim := r.Meta().Dim
 	cw := csv.NewWriter(w)
-	rec := make([]string, 1+dim)
-	rec[0] = "path"
-	for j := range dim {
-		rec[1+j] = "f" + strconv.Itoa(j)
-	}
+	rec := append([]string{"path"}, ColumnNames(dim)...)
 	if err := cw.Write(rec); err != nil {
 		return fmt.Errorf("featstore: export: %w", err)
 	}

@@ -155,7 +155,7 @@ func BenchmarkStream(b *testing.B) {
 			b.SetBytes(n * benchDim * 4)
 			s, _ := New(name, Options{Seed: 1, Candidates: 10000})
 			for range b.N {
-				src, err := dataset.OpenFeatures(path)
+				src, err := dataset.OpenFeatures(path, dataset.Columns{})
 				if err != nil {
 					b.Fatal(err)
 				}

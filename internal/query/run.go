@@ -31,7 +31,8 @@ type Config struct {
 	// Features).
 	Labels           string
 	LabelledFeatures string
-	LabelColumn      string // default "label"
+	LabelColumn      string   // default "label"
+	Ignore           []string // columns of a features CSV that are not features
 	Strategy         string
 	N                int
 	Options
@@ -83,13 +84,13 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	model := mf.Model
 
-	src, err := dataset.OpenFeatures(cfg.Features)
+	src, note, err := mf.OpenFeatures(cfg.Features, dataset.Columns{Label: cfg.LabelColumn, Ignore: cfg.Ignore})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (model %s)", err, cfg.Model)
 	}
 	defer src.Close()
-	if err := mf.Check(src.Meta()); err != nil {
-		return nil, fmt.Errorf("%s does not fit %s: %w", cfg.Features, cfg.Model, err)
+	if note != "" {
+		fmt.Fprintln(logw, "select:", note)
 	}
 
 	// Paths never to pick, and whether each was seen in the pool: paths of
@@ -121,7 +122,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			if lf == "" {
 				lf = cfg.Features
 			}
-			set, err := dataset.Load(lf, cfg.Labels, dataset.Options{LabelColumn: cfg.LabelColumn, Classes: model.Classes})
+			set, err := dataset.Load(lf, cfg.Labels, dataset.Options{LabelColumn: cfg.LabelColumn, Classes: model.Classes, Ignore: cfg.Ignore, Columns: mf.Columns()})
 			if err != nil {
 				return nil, fmt.Errorf("the labelled set: %w", err)
 			}

@@ -87,7 +87,7 @@ func testStreamMatchesSelect(t *testing.T, skew float64, rareOK func(int) bool) 
 					if err != nil {
 						t.Fatal(err)
 					}
-					src, err := dataset.OpenFeatures(file)
+					src, err := dataset.OpenFeatures(file, dataset.Columns{})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -148,7 +148,7 @@ func TestStreamCSVSource(t *testing.T) {
 	if err := os.WriteFile(name, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	src, err := dataset.OpenFeatures(name)
+	src, err := dataset.OpenFeatures(name, dataset.Columns{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"sort"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/gonum/mat"
@@ -50,10 +51,16 @@ func load(cfg *Config) (*data, error) {
 	seen := map[string]bool{}
 	var buf []float64
 	dim, repeated, matched := -1, 0, 0
+	var wantCols []string
 	for _, name := range cfg.Features {
-		src, err := dataset.OpenFeatures(name, cfg.LabelColumn)
+		// Later files are read by the first file's column names, so CSVs
+		// with their columns in another order still line up.
+		src, err := dataset.OpenFeatures(name, dataset.Columns{Label: cfg.LabelColumn, Ignore: cfg.Ignore, Want: wantCols})
 		if err != nil {
 			return nil, err
+		}
+		if wantCols == nil {
+			wantCols = slices.Clone(src.Columns())
 		}
 		if dim >= 0 && src.Dim() != dim {
 			src.Close()

@@ -40,6 +40,7 @@ type Config struct {
 	Features    []string // feature files; their rows form test, initial set and pool
 	Labels      string   // the oracle: CSV with path and label
 	LabelColumn string
+	Ignore      []string // columns of a features CSV that are not features
 	Classes     []string // fixes the class order; other labels are NA
 
 	Test         string  // CSV of test paths, or
