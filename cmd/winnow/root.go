@@ -36,6 +36,6 @@ The loop:
 	root.PersistentFlags().StringVar(&g.ortLib, "ort-lib", "",
 		"path to ONNX Runtime's "+backbone.LibName+" (default: $"+backbone.EnvLib+", next to winnow, the .deps folder of a checkout, system paths)")
 	root.AddCommand(newFeaturizeCmd(g), newFeaturesCmd(), newBackboneCmd(), newTrainCmd(), newEvaluateCmd(), newPredictCmd(),
-		newSelectCmd(), newSimulateCmd(), newVersionCmd(g))
+		newSelectCmd(), newSimulateCmd(), newServeCmd(), newVersionCmd(g))
 	return root
 }

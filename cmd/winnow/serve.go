@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/winnowml/winnow/internal/project"
+	"github.com/winnowml/winnow/internal/web"
+)
+
+func newServeCmd() *cobra.Command {
+	var addr, token string
+	cmd := &cobra.Command{
+		Use:   "serve DIR",
+		Short: "Run the labelling website of a project",
+		Long: `serve runs the project's labelling website: participants learn the classes,
+practise on gold items and label the current round's picks; the admin page
+closes a round (consensus, retrain, evaluate, pick the next batch) and exports
+the answers, the consensus labels and the model.
+
+The admin URL carries a token: --admin-token, else $WINNOW_ADMIN_TOKEN, else a
+random one made at start. Ctrl-C stops the server after the requests in flight.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if token == "" {
+				token = os.Getenv("WINNOW_ADMIN_TOKEN")
+			}
+			if token == "" {
+				var b [18]byte
+				if _, err := rand.Read(b[:]); err != nil {
+					return err
+				}
+				token = fmt.Sprintf("%x", b)
+			}
+			p, err := project.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			srv, err := web.New(p, web.Options{AdminToken: token})
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			hs := srv.HTTPServer(addr)
+			base := "http://" + ln.Addr().String()
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "participants: %s/\n", base)
+			fmt.Fprintf(out, "admin:        %s/admin?token=%s\n", base, token)
+			errc := make(chan error, 1)
+			go func() { errc <- hs.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return err
+			case <-cmd.Context().Done():
+			}
+			fmt.Fprintln(cmd.ErrOrStderr(), "winnow serve: stopping")
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err = hs.Shutdown(ctx)
+			// A round being closed is cancelled; the project reopens it.
+			if serr := srv.Shutdown(ctx); err == nil {
+				err = serr
+			}
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
+	cmd.Flags().StringVar(&token, "admin-token", "", "admin token (default: $WINNOW_ADMIN_TOKEN, else random)")
+	return cmd
+}
