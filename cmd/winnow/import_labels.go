@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/winnowml/winnow/internal/project"
+)
+
+func newImportLabelsCmd() *cobra.Command {
+	var gold bool
+	var column string
+	cmd := &cobra.Command{
+		Use:   "import-labels DIR FILE.csv [--gold]",
+		Short: "Add known labels to a project",
+		Long: `import-labels reads a CSV with a "path" column and a label column and records
+the labels in the project DIR. Paths are as featurize recorded them (relative to
+the image folder). With --gold the labels are gold: each goes to the practice
+items or the test set (by a hash of the project's seed and the path, with the
+share set in winnow.toml), and a gold label wins over participants' answers.
+Without --gold they are known labels: they train, and the images are never
+picked for labelling, but they do not test.
+
+Unknown paths, labels that are not classes of the project and empty labels
+are counted and reported; the rest is imported. A file giving one path two
+different labels imports nothing.`,
+		Example: `  winnow import-labels knots gold.csv --gold
+  winnow import-labels knots old-labels.csv --label-column knot_class`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := project.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			res, err := p.ImportLabels(cmd.Context(), args[1], column, gold)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[1], err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "import-labels: %s: %s\n", args[1], res)
+			if res.Imported == 0 && res.Rows > 0 {
+				return exitError{code: 1, msg: fmt.Sprintf("%s: no label could be imported", args[1])}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&gold, "gold", false, "the labels are gold: practice and test items")
+	cmd.Flags().StringVar(&column, "label-column", "label", "name of the label column")
+	return cmd
+}
