@@ -21,6 +21,12 @@ type Spec struct {
 	Name   string    `json:"name"`
 	Input  InputSpec `json:"input"`
 	Output string    `json:"output,omitempty"`
+	// Set by winnow export for a whole classifier: the output holding the
+	// class probabilities, the class names in its order, and how images
+	// were fitted to the input (pad, crop, stretch) when it was trained.
+	Probs   string   `json:"probs,omitempty"`
+	Classes []string `json:"classes,omitempty"`
+	Resize  string   `json:"resize,omitempty"`
 }
 
 // InputSpec is the image tensor the graph expects.
