@@ -9,23 +9,75 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 	"syscall"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRootCmd().ExecuteContext(ctx); err != nil {
+	ctx, sig := signalContext()
+	err := newRootCmd().ExecuteContext(ctx)
+	if s := sig(); s != nil {
+		// Shells and supervisors read 128+n as "ended by signal n"; a verb
+		// that stopped because of the signal must not look like a plain
+		// failure (1) or, worse, a success.
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "winnow: stopped by %s: %s\n", signalName(s), printable(err.Error(), true))
+			os.Exit(128 + int(s.(syscall.Signal)))
+		}
+		// The verb finished its outputs before it noticed: they are whole.
+		fmt.Fprintf(os.Stderr, "winnow: %s arrived as the run finished; its outputs are complete\n", signalName(s))
+	}
+	if err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
 			if ee.msg != "" {
-				fmt.Fprintln(os.Stderr, "winnow:", ee.msg)
+				fmt.Fprintln(os.Stderr, "winnow:", printable(ee.msg, true))
 			}
 			os.Exit(ee.code)
 		}
-		fmt.Fprintln(os.Stderr, "winnow:", err)
+		fmt.Fprintln(os.Stderr, "winnow:", printable(err.Error(), true))
 		os.Exit(1)
 	}
+}
+
+// signalContext returns a context cancelled by the first SIGINT or SIGTERM,
+// and a function telling which one arrived (nil if none). A second signal
+// ends the process at once: a verb stuck in a long native call (one
+// inference batch) must not make Ctrl-C look ignored.
+func signalContext() (context.Context, func() os.Signal) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	got := make(chan os.Signal, 1)
+	go func() {
+		s := <-ch
+		got <- s
+		cancel(fmt.Errorf("%s", signalName(s)))
+		s2 := <-ch
+		fmt.Fprintf(os.Stderr, "winnow: second %s: exiting now\n", signalName(s2))
+		os.Exit(128 + int(s2.(syscall.Signal)))
+	}()
+	return ctx, func() os.Signal {
+		select {
+		case s := <-got:
+			got <- s
+			return s
+		default:
+			return nil
+		}
+	}
+}
+
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
 }
 
 // exitError ends the program with a specific status.
@@ -35,3 +87,35 @@ type exitError struct {
 }
 
 func (e exitError) Error() string { return e.msg }
+
+// printable escapes the control characters of s (as Go does in a quoted
+// string: \x1b, \r, \u0085) and the bytes that are not UTF-8, so that a file
+// name cannot drive the terminal (colours, cursor moves, a forged line).
+// keepNewlines keeps '\n' for messages laid out on several lines.
+func printable(s string, keepNewlines bool) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case isControl(r, keepNewlines):
+			q := strconv.QuoteRune(r) // '\x1b'
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func isControl(r rune, keepNewlines bool) bool {
+	switch {
+	case r == '\n':
+		return !keepNewlines
+	case r == '\t':
+		return false
+	}
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == 0x2028 || r == 0x2029
+}

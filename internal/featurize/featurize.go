@@ -20,6 +20,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/winnowml/winnow/internal/backbone"
@@ -180,7 +181,7 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 	}()
 	go func() { workers.Wait(); close(ready) }()
 
-	infer := inferer{cfg: &cfg, st: st, chunks: chunks, pool: &pool, bar: bar,
+	infer := inferer{cfg: &cfg, st: st, chunks: chunks, pool: &pool, bar: bar, errs: errs,
 		input: make([]float32, 0, cfg.Batch*cfg.Model.InputLen())}
 	runErr := infer.loop(ctx, ready)
 	if runErr != nil {
@@ -309,9 +310,15 @@ func Kind(err error) string {
 		return "unsupported"
 	case errors.Is(err, imageio.ErrTooLarge), errors.Is(err, errFileTooLarge):
 		return "too-large"
+	case errors.Is(err, ErrNotRegular):
+		return "not-regular-file"
+	case errors.Is(err, ErrNonFinite):
+		return "non-finite"
 	case errors.Is(err, os.ErrNotExist), errors.Is(err, os.ErrPermission), isPathError(err):
 		return "unreadable"
 	}
+	// Every error a file can cause is classified above; anything else is a
+	// bug in that list, and README documents the kind as such.
 	return "other"
 }
 
@@ -321,6 +328,18 @@ func isPathError(err error) bool {
 }
 
 var errFileTooLarge = errors.New("file too large")
+
+// ErrNonFinite is the error for an image whose features include NaN or ±Inf.
+var ErrNonFinite = errors.New("non-finite features")
+
+func firstNonFinite(v []float32) int {
+	for j, x := range v {
+		if x-x != 0 { // NaN for NaN and ±Inf, 0 for every finite value
+			return j
+		}
+	}
+	return -1
+}
 
 // decoder is one worker's view: it reads, hashes, deduplicates and decodes.
 type decoder struct {
@@ -410,28 +429,59 @@ func tensorSpec(in backbone.InputSpec) imageio.TensorSpec {
 		Scale: in.Scale, Mean: in.Mean, Std: in.Std}
 }
 
-// readFile reads a whole file, refusing huge ones before reading them.
+// readFile reads a whole file, refusing huge ones before reading them. Only
+// regular files are read: open(2) on a FIFO blocks until a writer appears
+// and a device can stream forever, so the path is checked before opening,
+// opened non-blocking (a FIFO then opens at once), and the opened file
+// checked again, in case the path was swapped in between.
 func readFile(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
+	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
+		return nil, notRegular(path, st.Mode())
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, notRegular(path, st.Mode())
 	}
 	if st.Size() > max {
 		return nil, fmt.Errorf("%w: %d bytes (limit %d)", errFileTooLarge, st.Size(), max)
 	}
 	data := make([]byte, st.Size())
 	if _, err := io.ReadFull(f, data); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return nil, &os.PathError{Op: "read", Path: path, Err: err}
 	}
 	return data, nil
+}
+
+// ErrNotRegular is the error for a path that is a FIFO, device, socket or
+// folder where an image file was expected.
+var ErrNotRegular = errors.New("not a regular file")
+
+func notRegular(path string, m os.FileMode) error {
+	what := "special file"
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		what = "named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		what = "socket"
+	case m&os.ModeCharDevice != 0:
+		what = "character device"
+	case m&os.ModeDevice != 0:
+		what = "block device"
+	case m.IsDir():
+		what = "folder"
+	}
+	return fmt.Errorf("%w: a %s", ErrNotRegular, what)
 }
 
 // inferer owns the backbone: it batches decoded images, runs them and
@@ -442,6 +492,7 @@ type inferer struct {
 	chunks *chunker
 	pool   *sync.Pool
 	bar    *progress.Bar
+	errs   *errorLog
 	input  []float32
 	batch  []decoded
 	feats  []float32
@@ -484,11 +535,25 @@ func (f *inferer) run() error {
 	}
 	dim := f.cfg.Model.Dim()
 	rows := make([]featstore.Row, 0, len(f.batch))
+	type failure struct {
+		paths []string
+		err   error
+	}
+	var failed []failure
 	f.st.mu.Lock()
 	for i, d := range f.batch {
 		feat := f.feats[i*dim : (i+1)*dim : (i+1)*dim]
-		rows = append(rows, featstore.Row{Path: d.item.Path, SHA256: d.sha, Width: d.w, Height: d.h, Features: feat})
 		c := f.st.known[d.sha]
+		if j := firstNonFinite(feat); j >= 0 {
+			// A preprocessing that divides by a tiny --std, or an image that
+			// drives the network to overflow, spoils this image's row only.
+			err := fmt.Errorf("%w: feature %d is %v", ErrNonFinite, j, feat[j])
+			c.failed = err
+			failed = append(failed, failure{append([]string{d.item.Path}, c.waiters...), err})
+			c.waiters = nil
+			continue
+		}
+		rows = append(rows, featstore.Row{Path: d.item.Path, SHA256: d.sha, Width: d.w, Height: d.h, Features: feat})
 		for _, w := range c.waiters {
 			rows = append(rows, featstore.Row{Path: w, SHA256: d.sha, Width: d.w, Height: d.h, Features: feat})
 		}
@@ -497,8 +562,16 @@ func (f *inferer) run() error {
 		c.waiters, c.onDisk = nil, true
 	}
 	f.st.mu.Unlock()
-	if err := f.chunks.write(rows); err != nil {
-		return err
+	for _, fl := range failed {
+		for _, p := range fl.paths {
+			f.errs.report(p, fl.err)
+			f.bar.Add(1)
+		}
+	}
+	if len(rows) > 0 {
+		if err := f.chunks.write(rows); err != nil {
+			return err
+		}
 	}
 	f.bar.Add(len(rows))
 	f.batch = f.batch[:0]
