@@ -27,6 +27,7 @@ type featurizeFlags struct {
 	batch, threads, workers    int
 	checkpointRows             int
 	maxPixels                  int64
+	maxMemory                  string
 	strict, quiet              bool
 
 	// Spec fields, for models without a sidecar or to override it.
@@ -77,6 +78,7 @@ sha256 are skipped, and a killed run loses at most its last few seconds.`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output (the final summary is still printed)")
 	fl.IntVar(&f.checkpointRows, "checkpoint-rows", 4096, "make progress durable every this many rows (and every 30 s)")
 	fl.Int64Var(&f.maxPixels, "max-pixels", 100_000_000, "skip images whose header claims more pixels than this")
+	fl.StringVar(&f.maxMemory, "max-memory", "1GiB", "memory for decodes in flight together (e.g. 512MiB, 2GiB); each reserves width x height x 4 bytes or more before it starts")
 	fl.StringVar(&f.inputName, "input-name", "", "graph input to feed (sidecar input.name)")
 	fl.StringVar(&f.outputName, "output-name", "", "graph output to use as features (sidecar output)")
 	fl.StringVar(&f.layout, "layout", "", "input layout: NCHW or NHWC (sidecar input.layout)")
@@ -135,6 +137,20 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 	if f.out == "" {
 		return fmt.Errorf("featurize: -o OUT.parquet is required")
 	}
+	maxMemory, err := parseBytes(f.maxMemory)
+	if err != nil {
+		return usageError("--max-memory %q: %v", f.maxMemory, err)
+	}
+	if err := firstError(
+		intAtLeast("--batch", f.batch, 1),
+		intAtLeast("--threads", f.threads, 1),
+		intAtLeast("--workers", f.workers, 1),
+		intAtLeast("--checkpoint-rows", f.checkpointRows, 1),
+		int64Between("--max-pixels", f.maxPixels, 1, imageio.HardMaxPixels),
+		int64Between("--max-memory", maxMemory, 16<<20, 1<<50),
+	); err != nil {
+		return err
+	}
 	mode, err := imageio.ParseResizeMode(f.resize)
 	if err != nil {
 		return err
@@ -192,7 +208,7 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 		pmode = progress.Quiet
 	}
 	sum, runErr := featurize.Run(cmd.Context(), items, f.out, featurize.Config{
-		Model: model, Resize: mode, Batch: f.batch, Workers: f.workers, MaxPixels: f.maxPixels,
+		Model: model, Resize: mode, Batch: f.batch, Workers: f.workers, MaxPixels: f.maxPixels, MaxMemory: maxMemory,
 		ChunkRows: f.checkpointRows, Errors: errw, Log: stderr, Progress: pmode, Version: version,
 	})
 	fmt.Fprintf(stderr, "featurize: %s\n", sum)
@@ -214,7 +230,12 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 	if sum.Failed > 0 && f.errors != "" {
 		fmt.Fprintf(stderr, "featurize: %d skipped files are listed in %s\n", sum.Failed, f.errors)
 	}
-	fmt.Fprintf(stderr, "featurize: wrote %s (%s, %d features per image)\n", f.out, model.Spec.Name, model.Dim())
+	switch {
+	case sum.OK+sum.Duplicates > 0:
+		fmt.Fprintf(stderr, "featurize: wrote %s (%s, %d features per image)\n", printable(f.out, false), model.Spec.Name, model.Dim())
+	case sum.Resumed > 0:
+		fmt.Fprintf(stderr, "featurize: %s already had every image that could be read; left as it was\n", printable(f.out, false))
+	}
 	switch {
 	case sum.Succeeded() == 0:
 		return exitError{code: 1, msg: "no image could be featurized"}
@@ -254,6 +275,24 @@ func (s *stderrErrors) Write(p []byte) (int, error) {
 	if json.Unmarshal(p, &rec) != nil {
 		return s.w.Write(p)
 	}
-	fmt.Fprintf(s.w, "\rskipped %s: %s\x1b[K\n", rec.Path, rec.Error)
+	fmt.Fprintf(s.w, "\rskipped %s: %s\x1b[K\n", printable(rec.Path, false), printable(rec.Error, false))
 	return len(p), nil
+}
+
+// parseBytes reads a size such as 1GiB, 512MiB, 300MB, 2G or 1073741824.
+func parseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := len(t)
+	for i > 0 && (t[i-1] < '0' || t[i-1] > '9') && t[i-1] != '.' {
+		i--
+	}
+	num, unit := t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	mult := map[string]float64{"": 1, "b": 1,
+		"k": 1 << 10, "kib": 1 << 10, "kb": 1e3, "m": 1 << 20, "mib": 1 << 20, "mb": 1e6,
+		"g": 1 << 30, "gib": 1 << 30, "gb": 1e9, "t": 1 << 40, "tib": 1 << 40, "tb": 1e12}[unit]
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || mult == 0 || v < 0 || v*mult >= 1<<62 {
+		return 0, fmt.Errorf("want a size such as 512MiB, 2GiB or a number of bytes")
+	}
+	return int64(v * mult), nil
 }

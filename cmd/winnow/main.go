@@ -119,3 +119,43 @@ func isControl(r rune, keepNewlines bool) bool {
 	}
 	return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == 0x2028 || r == 0x2029
 }
+
+// usageError is a bad flag value: status 2, like cobra's own usage errors.
+func usageError(format string, args ...any) error {
+	return exitError{code: 2, msg: fmt.Sprintf(format, args...)}
+}
+
+// firstError returns the first non-nil error, so a verb checks all its
+// numeric flags in one statement before doing any work.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// intAtLeast and the functions below check a numeric flag and name its
+// range in the message: a 0 or negative count must not reach a make() or a
+// loop bound, where it panics or silently means something else.
+func intAtLeast(flag string, v, min int) error {
+	if v < min {
+		return usageError("%s %d: must be at least %d", flag, v, min)
+	}
+	return nil
+}
+
+func int64Between(flag string, v, min, max int64) error {
+	if v < min || v > max {
+		return usageError("%s %d: must be between %d and %d", flag, v, min, max)
+	}
+	return nil
+}
+
+func floatBetween(flag string, v, min, max float64) error {
+	if !(v >= min && v <= max) { // also refuses NaN
+		return usageError("%s %v: must be between %v and %v", flag, v, min, max)
+	}
+	return nil
+}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,6 +39,9 @@ type Config struct {
 	Workers   int   // decoding goroutines
 	MaxPixels int64 // reject images whose header claims more pixels
 	MaxBytes  int64 // reject files larger than this without reading them
+	// MaxMemory is the budget for decodes in flight (imageio.Budget):
+	// each reserves its peak need before allocating; 0 means 1 GiB.
+	MaxMemory int64
 
 	ChunkRows  int           // rows per durable chunk
 	ChunkEvery time.Duration // and at least this often
@@ -95,6 +99,9 @@ func (c *Config) defaults() {
 	if c.MaxBytes <= 0 {
 		c.MaxBytes = 1 << 30
 	}
+	if c.MaxMemory <= 0 {
+		c.MaxMemory = 1 << 30
+	}
 	if c.ChunkRows <= 0 {
 		c.ChunkRows = 4096
 	}
@@ -142,6 +149,15 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The budget bounds what decodes hold alive; the collector must also
+	// give back what they dropped before the next ones allocate, or garbage
+	// from finished decodes doubles the peak. A GOMEMLIMIT set by the user
+	// wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		prev := debug.SetMemoryLimit(cfg.MaxMemory + heapSlack)
+		defer debug.SetMemoryLimit(prev)
+	}
+	budget := imageio.NewBudget(cfg.MaxMemory)
 	bar := progress.New(cfg.Log, cfg.Progress, "featurize", len(items))
 	defer bar.Finish()
 
@@ -157,7 +173,7 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			d := decoder{cfg: &cfg, st: st, errs: errs, pool: &pool, bar: bar, tensor: ts, fill: imageio.MeanColor(ts)}
+			d := decoder{ctx: ctx, budget: budget, cfg: &cfg, st: st, errs: errs, pool: &pool, bar: bar, tensor: ts, fill: imageio.MeanColor(ts)}
 			for it := range work {
 				if dec, ok := d.prepare(it); ok {
 					select {
@@ -329,6 +345,16 @@ func isPathError(err error) bool {
 
 var errFileTooLarge = errors.New("file too large")
 
+const (
+	// keepDecodeBuffer is the largest pixel buffer a worker keeps for the
+	// next image (a 12-megapixel photo at full size); larger ones are
+	// dropped, as they were only paid for by the budget while decoding.
+	keepDecodeBuffer = 3 * 12_000_000
+	// heapSlack is the Go heap allowed beyond the decode budget: tensors
+	// waiting for inference, rows, Parquet pages.
+	heapSlack = 128 << 20
+)
+
 // ErrNonFinite is the error for an image whose features include NaN or ±Inf.
 var ErrNonFinite = errors.New("non-finite features")
 
@@ -343,7 +369,9 @@ func firstNonFinite(v []float32) int {
 
 // decoder is one worker's view: it reads, hashes, deduplicates and decodes.
 type decoder struct {
-	cfg  *Config
+	ctx    context.Context
+	budget *imageio.Budget
+	cfg    *Config
 	st   *state
 	errs *errorLog
 	pool *sync.Pool
@@ -393,12 +421,27 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 
 	spec := d.cfg.Model.Spec.Input
 	w, h2 := spec.Width(), spec.Height()
-	img, info, err := d.dec.Decode(data, imageio.DecodeOptions{MaxPixels: d.cfg.MaxPixels, MinW: w, MinH: h2})
+	var held int64
+	reserve := func(n int64) error {
+		if err := d.budget.Acquire(d.ctx, n); err != nil {
+			return err
+		}
+		held = n
+		return nil
+	}
+	img, info, err := d.dec.Decode(data, imageio.DecodeOptions{MaxPixels: d.cfg.MaxPixels, MinW: w, MinH: h2, Reserve: reserve})
+	if err == nil {
+		d.fit = imageio.Fit(d.fit, img, w, h2, d.cfg.Resize, d.fill)
+	}
+	d.dec.Trim(keepDecodeBuffer)
+	d.budget.Release(held)
 	if err != nil {
+		if d.ctx.Err() != nil {
+			return decoded{}, false // stopped while waiting for memory: not the file's fault
+		}
 		d.failContent(it.Path, sha, err)
 		return decoded{}, false
 	}
-	d.fit = imageio.Fit(d.fit, img, w, h2, d.cfg.Resize, d.fill)
 	buf := d.pool.Get().([]float32)
 	d.tensor.Pack(buf, d.fit)
 	return decoded{item: it, sha: sha, w: int32(info.Width), h: int32(info.Height), tensor: buf}, true
@@ -500,7 +543,15 @@ type inferer struct {
 
 func (f *inferer) loop(ctx context.Context, ready <-chan decoded) error {
 	for {
-		d, ok := <-ready
+		var d decoded
+		var ok bool
+		// Waiting for the decoders can take seconds (a 100-megapixel PNG);
+		// a signal must not wait for them.
+		select {
+		case d, ok = <-ready:
+		case <-ctx.Done():
+			return nil
+		}
 		if ok {
 			f.batch = append(f.batch, d)
 		}

@@ -74,6 +74,20 @@ type DecodeOptions struct {
 	// DCT domain, provided the result is still at least 2*MinW x 2*MinH
 	// as displayed. 0 means decode at full size.
 	MinW, MinH int
+	// Reserve, when set, is called once the header has been read and
+	// before any pixel buffer is allocated, with the bytes the decode will
+	// hold at its peak: at least width x height x 4 for the size it decodes
+	// at (a JPEG's reduced DCT scale counts as that smaller size), more for
+	// 16-bit images, rotation and progressive JPEGs. An error from it ends
+	// the decode and is returned as is. See Budget.
+	Reserve func(bytes int64) error
+}
+
+func (o *DecodeOptions) reserve(n int64) error {
+	if o.Reserve == nil {
+		return nil
+	}
+	return o.Reserve(n)
 }
 
 // HardMaxPixels is the ceiling applied even when MaxPixels is 0: it keeps
@@ -172,8 +186,21 @@ func (d *Decoder) decodeJPEG(data []byte, opt DecodeOptions) (*RGB, Info, error)
 		return nil, info, err
 	}
 	denom := jpegDenom(hdr.w, hdr.h, o, opt.MinW, opt.MinH)
+	sw, sh := jpegScaled(hdr.w, denom), jpegScaled(hdr.h, denom)
+	need := minBytesPerPixel * int64(sw) * int64(sh)
+	if o != 1 {
+		need += 3 * int64(sw) * int64(sh) // the rotated copy
+	}
+	if hdr.progressive {
+		// libjpeg keeps every DCT coefficient of a progressive file (2
+		// bytes each, per component, at full size) whatever the scale.
+		need += 2 * int64(hdr.components) * int64(hdr.w) * int64(hdr.h)
+	}
+	if err := opt.reserve(need); err != nil {
+		return nil, info, err
+	}
 	t := d.target(o)
-	t.setSize(jpegScaled(hdr.w, denom), jpegScaled(hdr.h, denom))
+	t.setSize(sw, sh)
 	if err := jd.decode(t, denom); err != nil {
 		return nil, info, err
 	}
@@ -252,6 +279,24 @@ func (d *Decoder) decodeGo(format string, data []byte, opt DecodeOptions) (*RGB,
 	if err := checkSize(format, cfg.Width, cfg.Height, opt.MaxPixels); err != nil {
 		return nil, info, err
 	}
+	px := int64(cfg.Width) * int64(cfg.Height)
+	bpp := bytesPerPixel(cfg.ColorModel)
+	if format == FormatPNG && len(data) > 28 && data[28] == 1 {
+		bpp *= 2 // Adam7: each pass is decoded into its own image, then copied
+	}
+	need := bpp * px
+	if !convertsInPlace(cfg.ColorModel) {
+		need += 3 * px
+	}
+	if o != 1 {
+		need += 3 * px
+	}
+	if need < minBytesPerPixel*px {
+		need = minBytesPerPixel * px
+	}
+	if err := opt.reserve(need); err != nil {
+		return nil, info, err
+	}
 	m, err := decodeImage(format, bytes.NewReader(data))
 	if err != nil {
 		err = goError(format, err, false)
@@ -263,8 +308,10 @@ func (d *Decoder) decodeGo(format string, data []byte, opt DecodeOptions) (*RGB,
 		return nil, info, err
 	}
 	t := d.target(o)
-	t.setSize(cfg.Width, cfg.Height)
-	toRGB(t, m)
+	if !inPlaceRGB(t, m, cfg.Width, cfg.Height) {
+		t.setSize(cfg.Width, cfg.Height)
+		toRGB(t, m)
+	}
 	return d.finish(o), info, nil
 }
 
@@ -427,4 +474,63 @@ func pngTruncated(b []byte) bool {
 // webpAnimated reports whether an extended WebP has its animation flag set.
 func webpAnimated(b []byte) bool {
 	return len(b) >= 21 && string(b[12:16]) == "VP8X" && b[20]&0x02 != 0
+}
+
+// convertsInPlace reports whether inPlaceRGB handles images of model m
+// (when they cover the whole canvas), so no separate RGB buffer is needed.
+func convertsInPlace(m color.Model) bool {
+	return m == color.RGBAModel || m == color.NRGBAModel
+}
+
+// inPlaceRGB turns an 8-bit RGBA or NRGBA image that exactly covers the
+// w x h canvas into packed RGB inside its own pixel buffer, and makes dst
+// that image: a 100-megapixel PNG then needs 400 MB, not 700. Pixel k is
+// read (bytes 4k..4k+3) before it is written (3k..3k+2), and no later
+// pixel's bytes are written before they are read, so one forward pass is
+// safe.
+func inPlaceRGB(dst *RGB, m image.Image, w, h int) bool {
+	var pix []uint8
+	premultiplied := false
+	switch m := m.(type) {
+	case *image.RGBA:
+		if m.Rect != image.Rect(0, 0, w, h) || m.Stride != 4*w {
+			return false
+		}
+		pix, premultiplied = m.Pix, true
+	case *image.NRGBA:
+		if m.Rect != image.Rect(0, 0, w, h) || m.Stride != 4*w {
+			return false
+		}
+		pix = m.Pix
+	default:
+		return false
+	}
+	n := w * h
+	if len(pix) < 4*n {
+		return false
+	}
+	for k := 0; k < n; k++ {
+		r, g, b, a := pix[4*k], pix[4*k+1], pix[4*k+2], pix[4*k+3]
+		if premultiplied {
+			wh := 255 - a
+			r, g, b = sat(r, wh), sat(g, wh), sat(b, wh)
+		} else {
+			r, g, b = overWhite(r, uint32(a)), overWhite(g, uint32(a)), overWhite(b, uint32(a))
+		}
+		pix[3*k], pix[3*k+1], pix[3*k+2] = r, g, b
+	}
+	*dst = RGB{W: w, H: h, Pix: pix[:3*n]}
+	return true
+}
+
+// Trim drops pixel buffers larger than keep bytes. A worker that has just
+// decoded a 100-megapixel image would otherwise hold its 300 MB until the
+// next image, outside any budget.
+func (d *Decoder) Trim(keep int) {
+	if cap(d.img.Pix) > keep {
+		d.img = RGB{}
+	}
+	if cap(d.tmp.Pix) > keep {
+		d.tmp = RGB{}
+	}
 }
