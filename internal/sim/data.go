@@ -1,12 +1,13 @@
 package sim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"sort"
 	"slices"
+	"sort"
 	"strings"
 
 	"gonum.org/v1/gonum/mat"
@@ -30,7 +31,7 @@ type data struct {
 	notes   []string
 }
 
-func load(cfg *Config) (*data, error) {
+func load(ctx context.Context, cfg *Config) (*data, error) {
 	labels, err := dataset.ReadLabels(cfg.Labels, cfg.LabelColumn)
 	if err != nil {
 		return nil, err
@@ -73,7 +74,14 @@ func load(cfg *Config) (*data, error) {
 			return nil, fmt.Errorf("%s and %s: %w", cfg.Features[0], name, err)
 		}
 		dim = src.Dim()
-		for {
+		for n := 0; ; n++ {
+			// Reading a large file takes seconds; Ctrl-C must not wait for it.
+			if n%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					src.Close()
+					return nil, err
+				}
+			}
 			p, vec, err := src.Next()
 			if errors.Is(err, io.EOF) {
 				break
@@ -127,69 +135,139 @@ func compatible(a, b featstore.Meta) error {
 	return a.Compatible(b)
 }
 
-// split decides the test rows and the initial labelled rows; the rest is the
-// pool. Returned slices are row indices into d.
-func split(d *data, cfg *Config, rng *rand.Rand) (test, initial, pool []int, err error) {
+// splitter holds what is fixed across draws: the --test rows and the
+// --initial rows, when given.
+type splitter struct {
+	d                   *data
+	fixedTest           []int // labelled --test rows, scored
+	inTest              []bool
+	fixedInit           []int
+	inInitial           []bool
+	notes               []string
+	testFixed, initFixd bool
+}
+
+func newSplitter(d *data, cfg *Config) (*splitter, error) {
+	sp := &splitter{d: d, inTest: make([]bool, len(d.paths)), inInitial: make([]bool, len(d.paths))}
 	byPath := make(map[string]int, len(d.paths))
 	for i, p := range d.paths {
 		byPath[p] = i
 	}
-	inTest := make([]bool, len(d.paths))
 	if cfg.Test != "" {
+		sp.testFixed = true
 		paths, err := query.ReadPaths(cfg.Test)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		var missing []string
+		unlabelled := 0
 		for _, p := range paths {
 			i, ok := byPath[p]
 			switch {
 			case !ok:
 				missing = append(missing, p)
-			case d.y[i] != NA && !inTest[i]:
-				inTest[i] = true
-				test = append(test, i)
+			case sp.inTest[i]:
+			default:
+				// Every listed row leaves the pool, labelled or not: a test
+				// image must never be queried, even one the oracle cannot score.
+				sp.inTest[i] = true
+				if d.y[i] == NA {
+					unlabelled++
+				} else {
+					sp.fixedTest = append(sp.fixedTest, i)
+				}
 			}
 		}
 		if len(missing) > 0 {
-			return nil, nil, nil, fmt.Errorf("--test: %d paths are not in the features, e.g. %s", len(missing), missing[0])
+			return nil, fmt.Errorf("--test: %d paths are not in the features, e.g. %s", len(missing), missing[0])
 		}
-	} else {
-		// Stratified: the same fraction of every class, drawn with the seed.
-		for _, rows := range byClass(d, allRows(len(d.paths))) {
-			rng.Shuffle(len(rows), func(a, b int) { rows[a], rows[b] = rows[b], rows[a] })
-			k := int(float64(len(rows))*cfg.TestFraction + 0.5)
-			for _, i := range rows[:k] {
-				inTest[i] = true
-				test = append(test, i)
-			}
+		if unlabelled > 0 {
+			sp.notes = append(sp.notes, fmt.Sprintf("%d --test rows have no usable oracle label: they are not scored, and not in the pool either", unlabelled))
 		}
+		if len(sp.fixedTest) == 0 {
+			return nil, errors.New("the test set has no labelled row: every --test path lacks a usable oracle label")
+		}
+		sort.Ints(sp.fixedTest)
 	}
-	if len(test) == 0 {
-		return nil, nil, nil, errors.New("the test set is empty: give --test or a positive --test-fraction")
-	}
-	sort.Ints(test)
-
-	inInitial := make([]bool, len(d.paths))
 	if cfg.Initial != "" {
+		sp.initFixd = true
 		paths, err := query.ReadPaths(cfg.Initial)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		for _, p := range paths {
 			i, ok := byPath[p]
 			if !ok {
-				return nil, nil, nil, fmt.Errorf("--initial: %s is not in the features", p)
+				return nil, fmt.Errorf("--initial: %s is not in the features", p)
 			}
-			if inTest[i] {
-				return nil, nil, nil, fmt.Errorf("--initial: %s is also in the test set", p)
+			if sp.inTest[i] {
+				return nil, fmt.Errorf("--initial: %s is also in the test set", p)
 			}
-			if !inInitial[i] {
-				inInitial[i] = true
-				initial = append(initial, i)
+			if !sp.inInitial[i] {
+				sp.inInitial[i] = true
+				sp.fixedInit = append(sp.fixedInit, i)
 			}
 		}
+		sort.Ints(sp.fixedInit)
+	}
+	return sp, nil
+}
+
+// draw is one draw's split and seed. Row indices into data.
+type draw struct {
+	index               int
+	seed                uint64
+	test, initial, pool []int
+}
+
+// drawSeed gives every draw its own stream (splitmix64 of seed and index),
+// so a draw's content does not depend on how many draws there are or which
+// worker runs it.
+func drawSeed(seed uint64, r int) uint64 {
+	z := seed + uint64(r+1)*0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// draw decides draw r's test rows and initial labelled rows; the rest is
+// the pool.
+func (sp *splitter) draw(r int, cfg *Config) (*draw, error) {
+	d := sp.d
+	dr := &draw{index: r, seed: drawSeed(cfg.Seed, r)}
+	rng := rand.New(rand.NewPCG(dr.seed, 0x5eed))
+	inTest := sp.inTest
+	if sp.testFixed {
+		dr.test = sp.fixedTest
 	} else {
+		// Stratified: the same fraction of every class, drawn among the
+		// labelled rows outside a fixed --initial set.
+		inTest = make([]bool, len(d.paths))
+		var rows []int
+		for i := range d.paths {
+			if !sp.inInitial[i] {
+				rows = append(rows, i)
+			}
+		}
+		for _, rows := range byClass(d, rows) {
+			rng.Shuffle(len(rows), func(a, b int) { rows[a], rows[b] = rows[b], rows[a] })
+			k := int(float64(len(rows))*cfg.TestFraction + 0.5)
+			for _, i := range rows[:min(k, len(rows))] {
+				inTest[i] = true
+				dr.test = append(dr.test, i)
+			}
+		}
+		if len(dr.test) == 0 {
+			return nil, errors.New("the test set is empty: give --test or a larger --test-fraction")
+		}
+		sort.Ints(dr.test)
+	}
+
+	inInitial := sp.inInitial
+	if sp.initFixd {
+		dr.initial = sp.fixedInit
+	} else {
+		inInitial = make([]bool, len(d.paths))
 		var rest []int
 		for i := range d.paths {
 			if !inTest[i] {
@@ -200,14 +278,14 @@ func split(d *data, cfg *Config, rng *rand.Rand) (test, initial, pool []int, err
 			rng.Shuffle(len(rows), func(a, b int) { rows[a], rows[b] = rows[b], rows[a] })
 			for _, i := range rows[:min(cfg.InitialPerClass, len(rows))] {
 				inInitial[i] = true
-				initial = append(initial, i)
+				dr.initial = append(dr.initial, i)
 			}
 		}
+		sort.Ints(dr.initial)
 	}
-	sort.Ints(initial)
 	var absent []string
 	have := make([]bool, len(d.classes))
-	for _, i := range initial {
+	for _, i := range dr.initial {
 		if d.y[i] != NA {
 			have[d.y[i]] = true
 		}
@@ -218,17 +296,17 @@ func split(d *data, cfg *Config, rng *rand.Rand) (test, initial, pool []int, err
 		}
 	}
 	if len(absent) > 0 {
-		return nil, nil, nil, fmt.Errorf("the initial set has no row of class %s: every class needs at least one to fit the first model (raise --initial-per-class, fix --initial, or leave the class out of --classes)", strings.Join(absent, ", "))
+		return nil, fmt.Errorf("the initial set has no row of class %s: every class needs at least one to fit the first model (raise --initial-per-class, fix --initial, or leave the class out of --classes)", strings.Join(absent, ", "))
 	}
 	for i := range d.paths {
 		if !inTest[i] && !inInitial[i] {
-			pool = append(pool, i)
+			dr.pool = append(dr.pool, i)
 		}
 	}
-	if len(pool) < cfg.Batch {
-		return nil, nil, nil, fmt.Errorf("the pool has %d rows after the test and initial sets, fewer than one batch (--batch %d)", len(pool), cfg.Batch)
+	if len(dr.pool) < cfg.Batch {
+		return nil, fmt.Errorf("the pool has %d rows after the test and initial sets, fewer than one batch (--batch %d)", len(dr.pool), cfg.Batch)
 	}
-	return test, initial, pool, nil
+	return dr, nil
 }
 
 func allRows(n int) []int {

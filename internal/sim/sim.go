@@ -1,10 +1,18 @@
 // Package sim replays active learning against known labels: for each query
-// strategy it starts from the same initial labelled set, lets the current
-// model pick a batch from the pool, reveals the oracle's labels for it,
-// refits, and scores every model on the same held-out test set. Random
-// selection is replayed many times, which gives both a band for its learning
-// curve and the Monte Carlo null distribution the other strategies' final
-// scores are compared with.
+// strategy it starts from an initial labelled set, lets the current model
+// pick a batch from the pool, reveals the oracle's labels for it, refits, and
+// scores every model on a held-out test set.
+//
+// The comparison is paired. A draw is one choice of (test split unless
+// --test is given, initial set unless --initial is given, the seed that
+// drives random's picks, badge's and committee's sampling and every
+// tie-break); every strategy runs on every draw, so strategy minus random
+// on the same draw is a difference that the luck of the draw does not
+// enter, and a sign-flip permutation test over the draws says whether its
+// mean could be zero. With both --test and --initial fixed, a deterministic
+// strategy (whose picks depend on the seed only through the order of exactly
+// equal scores) would replay the same trajectory on every draw, so it runs
+// once and that one result is paired with each draw of random.
 //
 // The protocol, round by round (as the workshop ran it):
 //
@@ -22,8 +30,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
+	"runtime"
+	"slices"
 	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -44,31 +56,102 @@ type Config struct {
 	Classes     []string // fixes the class order; other labels are NA
 
 	Test         string  // CSV of test paths, or
-	TestFraction float64 // a stratified random fraction of the labelled rows
+	TestFraction float64 // a stratified random fraction of the labelled rows, drawn per draw
 
 	Initial         string // CSV of initially labelled paths, or
-	InitialPerClass int    // this many random rows of each class
+	InitialPerClass int    // this many random rows of each class, drawn per draw
 
 	Batch, Rounds int
 	Strategies    []string
-	Repeats       int // replays of random (and of any strategy in Stochastic)
+	Repeats       int // draws; every strategy runs on every draw (see the package comment)
 	Seed          uint64
 	Params        linear.Params
 	Candidates    int // coreset and badge work on this many most uncertain rows (0: all)
+	Workers       int // replays run at once (0: GOMAXPROCS)
 
 	Log io.Writer
+}
+
+// Validate checks every number of the configuration, naming the flag and
+// its range, so that no value reaches the code that would panic on it.
+func (cfg *Config) Validate() error {
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	var errs []string
+	if cfg.Test == "" && !(finite(cfg.TestFraction) && cfg.TestFraction > 0 && cfg.TestFraction < 1) {
+		errs = append(errs, fmt.Sprintf("--test-fraction must be a number in (0, 1), got %g", cfg.TestFraction))
+	}
+	if cfg.Initial == "" && cfg.InitialPerClass < 1 {
+		errs = append(errs, fmt.Sprintf("--initial-per-class must be at least 1, got %d", cfg.InitialPerClass))
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"--batch", cfg.Batch}, {"--rounds", cfg.Rounds}, {"--repeats", cfg.Repeats}} {
+		if f.v < 1 {
+			errs = append(errs, fmt.Sprintf("%s must be at least 1, got %d", f.name, f.v))
+		}
+	}
+	if cfg.Candidates < 0 {
+		errs = append(errs, fmt.Sprintf("--candidates must be 0 (all rows) or more, got %d", cfg.Candidates))
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"--l1", cfg.Params.L1}, {"--l2", cfg.Params.L2}} {
+		if !finite(f.v) || f.v < 0 {
+			errs = append(errs, fmt.Sprintf("%s must be a finite number >= 0, got %g", f.name, f.v))
+		}
+	}
+	if cfg.Workers < 0 {
+		errs = append(errs, fmt.Sprintf("workers must be 0 (all cores) or more, got %d", cfg.Workers))
+	}
+	if len(cfg.Strategies) == 0 {
+		errs = append(errs, "--strategies is empty; valid: "+strings.Join(query.Names(), ", "))
+	}
+	seen := map[string]bool{}
+	for _, s := range cfg.Strategies {
+		if seen[s] {
+			errs = append(errs, fmt.Sprintf("--strategies names %s twice: each strategy runs once per draw", s))
+		}
+		seen[s] = true
+		if _, err := query.New(s, query.Options{}); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("simulate: %s", strings.Join(errs, "; "))
+	}
+	return nil
 }
 
 // Point is one model of one replay: what it was trained on and how it scored.
 type Point struct {
 	Strategy string
-	Repeat   int
+	Repeat   int // the draw
 	Round    int
 	NTrain   int // labelled rows the model was fitted on
 	NQueried int // rows taken from the pool so far, NA ones included
-	Report   metrics.Report
-	ROC      [][]metrics.Point // per class; kept for repeat 0 only
-	Picked   []string          // paths of the batch picked by this round's model
+	// NAsked is what the expert paid for: the initial set plus the rows
+	// queried, NA and "bad example" answers included. Learning curves and
+	// labels-to-target count this.
+	NAsked    int
+	Converged bool // the fit reached its tolerance
+	Report    metrics.Report
+	ROC       [][]metrics.Point // per class; kept for repeat 0 only
+	Picked    []string          // paths of the batch picked by this round's model
+}
+
+// Replay records what one (strategy, draw) run saw: the sets are the paths
+// the replay itself trained on first and scored on, so pairing can be
+// checked from the outside.
+type Replay struct {
+	Strategy     string
+	Repeat       int
+	Initial      []string // sorted
+	Test         []string // sorted
+	Fits         int
+	NotConverged int
+	Exhausted    int // round at which the pool ran out, 0 if it did not
 }
 
 // Result is a whole simulation.
@@ -77,27 +160,58 @@ type Result struct {
 	Classes  []string
 	Meta     featstore.Meta
 	Notes    []string
-	NTest    int
+	NTest    int // of draw 0 (every draw has the same sizes unless a class is tiny)
 	NInitial int
 	NPool    int
-	Points   []Point // strategy by strategy, repeat by repeat, round by round
-	Full     Point   // a model on every usable pool and initial label
-	FullROC  [][]metrics.Point
-	Seconds  float64
-	// Labels to reach a share of the full model's accuracy: strategy ->
-	// "95%"/"99%" -> NTrain of the first round that reached it (random: its
-	// mean curve); absent when never reached.
-	LabelsToTarget map[string]map[string]int
-	// PValues: strategy -> metric -> the Monte Carlo p-value of its final
-	// score against the random replays' final scores.
-	PValues   map[string]map[string]float64
-	Exhausted map[string]int // strategy -> round at which the pool ran out
+	// Fixed: --test and --initial were both given, so the deterministic
+	// strategies ran once (see the package comment).
+	Fixed   bool
+	Points  []Point // strategy by strategy, repeat by repeat, round by round
+	Replays []Replay
+	Full    Point   // the full model of draw 0: every usable label outside its test set
+	Fulls   []Point // the full model of each draw (one shared value when --test is fixed)
+	FullROC [][]metrics.Point
+	Seconds float64
+	Workers int
+
+	Curves      []Curve
+	Comparisons map[string]Comparison // strategy (not random) -> paired comparison with random
+	// PairedTest says how the p-values were computed (exact or Monte Carlo).
+	PairedTest     string
+	LabelsToTarget map[string]map[string]Target // strategy -> "95%"/"99%"
+	Exhausted      map[string]int               // strategy -> earliest round at which the pool ran out
+	Fits           map[string]int               // strategy (and "full") -> fits
+	NotConverged   map[string]int               // strategy (and "full") -> fits that stopped at the iteration cap
 }
 
 // Random is the name of the baseline strategy.
 const Random = "random"
 
-// Run replays every strategy.
+// deterministic strategies pick the same rows given the same model and pool:
+// the seed only orders exactly equal scores. Any other (random, badge's
+// sampling, committee's bootstrap, and strategies added later) is replayed.
+var deterministic = map[string]bool{"least-confidence": true, "margin": true, "entropy": true, "coreset": true}
+
+// Deterministic reports whether a strategy runs once when --test and
+// --initial are both fixed.
+func Deterministic(name string) bool { return deterministic[name] }
+
+// job is one unit of parallel work: a replay, or a draw's full model.
+type job struct {
+	strategy string // "" for a full model
+	draw     *draw
+}
+
+type jobResult struct {
+	points []Point
+	replay Replay
+	full   Point
+	roc    [][]metrics.Point
+	err    error
+}
+
+// Run replays every strategy on every draw, in parallel over draws and
+// strategies, and summarises. It returns ctx.Err() as soon as ctx is done.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	start := time.Now()
 	if cfg.Log == nil {
@@ -106,61 +220,153 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.LabelColumn == "" {
 		cfg.LabelColumn = "label"
 	}
-	if cfg.Batch <= 0 || cfg.Rounds <= 0 {
-		return nil, fmt.Errorf("--batch and --rounds must be positive")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.Repeats <= 0 {
-		cfg.Repeats = 1
+	d, err := load(ctx, &cfg)
+	if err != nil {
+		return nil, err
 	}
-	for _, s := range cfg.Strategies {
-		if _, err := query.New(s, query.Options{}); err != nil {
+	sp, err := newSplitter(d, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	draws := make([]*draw, cfg.Repeats)
+	for r := range draws {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if draws[r], err = sp.draw(r, &cfg); err != nil {
+			if cfg.Repeats > 1 {
+				err = fmt.Errorf("draw %d: %w", r, err)
+			}
 			return nil, err
 		}
 	}
-	d, err := load(&cfg)
-	if err != nil {
-		return nil, err
-	}
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
-	test, initial, pool, err := split(d, &cfg, rng)
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{Config: cfg, Classes: d.classes, Meta: d.meta, Notes: d.notes, NTest: len(test), NInitial: len(initial),
-		NPool: len(pool), LabelsToTarget: map[string]map[string]int{}, PValues: map[string]map[string]float64{},
-		Exhausted: map[string]int{}}
-	r := &replayer{cfg: &cfg, d: d, test: test, xTest: rowsOf(d.x, test), yTest: pick(d.y, test)}
-	fmt.Fprintf(cfg.Log, "simulate: %d test, %d initial, %d in the pool; %d classes\n", len(test), len(initial), len(pool), len(d.classes))
+	fixed := cfg.Test != "" && cfg.Initial != ""
+	res := &Result{Config: cfg, Classes: d.classes, Meta: d.meta, Notes: append(d.notes, sp.notes...), Fixed: fixed,
+		NTest: len(draws[0].test), NInitial: len(draws[0].initial), NPool: len(draws[0].pool),
+		Exhausted: map[string]int{}, Fits: map[string]int{}, NotConverged: map[string]int{}}
+	fmt.Fprintf(cfg.Log, "simulate: %d test, %d initial, %d in the pool; %d classes; %d draws\n",
+		res.NTest, res.NInitial, res.NPool, len(d.classes), len(draws))
 
+	// Full models first (the largest fits), then replays draw by draw, so
+	// that the slowest jobs do not start last.
+	var jobs []job
+	for r, dr := range draws {
+		if r == 0 || cfg.Test == "" {
+			jobs = append(jobs, job{draw: dr})
+		}
+	}
+	for _, dr := range draws {
+		for _, s := range cfg.Strategies {
+			if fixed && deterministic[s] && dr.index > 0 {
+				continue
+			}
+			jobs = append(jobs, job{strategy: s, draw: dr})
+		}
+	}
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(jobs))
+	res.Workers = workers
+
+	// Every job writes only its own slot and takes its seed from its draw,
+	// so the result does not depend on which worker ran what, or when.
+	results := make([]jobResult, len(jobs))
+	jctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var next, done atomic.Int64
+	var logMu sync.Mutex
+	finished := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(jobs) || jctx.Err() != nil {
+					return
+				}
+				r := &results[i]
+				rp := newReplayer(&cfg, d, jobs[i].draw)
+				if jobs[i].strategy == "" {
+					r.full, r.roc, r.err = rp.full(jctx)
+				} else {
+					r.points, r.replay, r.err = rp.replay(jctx, jobs[i].strategy)
+				}
+				if r.err != nil {
+					cancel() // one failure fails the run; stop the others
+					return
+				}
+				n := done.Add(1)
+				if step := max(int64(len(jobs))/10, 1); n%step == 0 || n == int64(len(jobs)) {
+					logMu.Lock()
+					fmt.Fprintf(cfg.Log, "simulate: %d/%d replays and full models, %.1f s\n", n, len(jobs), time.Since(start).Seconds())
+					logMu.Unlock()
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(finished) }()
+	// A fit in progress cannot be interrupted, so on cancellation Run
+	// returns at once and lets the workers notice ctx at their next round.
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for i, r := range results {
+		if r.err != nil {
+			j := jobs[i]
+			if j.strategy == "" {
+				return nil, fmt.Errorf("full model, draw %d: %w", j.draw.index, r.err)
+			}
+			return nil, fmt.Errorf("%s, draw %d: %w", j.strategy, j.draw.index, r.err)
+		}
+	}
+
+	res.Fulls = make([]Point, len(draws))
+	for i, j := range jobs {
+		r := results[i]
+		if j.strategy == "" {
+			res.Fulls[j.draw.index] = r.full
+			if j.draw.index == 0 {
+				res.Full, res.FullROC = r.full, r.roc
+			}
+			res.Fits["full"]++
+			if !r.full.Converged {
+				res.NotConverged["full"]++
+			}
+		}
+	}
+	if cfg.Test != "" {
+		for i := range res.Fulls {
+			res.Fulls[i] = res.Full
+		}
+	}
+	// Points in a fixed order: strategy by strategy, draw by draw.
 	for _, s := range cfg.Strategies {
-		repeats := 1
-		if s == Random {
-			repeats = cfg.Repeats
+		for i, j := range jobs {
+			if j.strategy != s {
+				continue
+			}
+			r := results[i]
+			res.Points = append(res.Points, r.points...)
+			res.Replays = append(res.Replays, r.replay)
+			res.Fits[s] += r.replay.Fits
+			res.NotConverged[s] += r.replay.NotConverged
+			if e := r.replay.Exhausted; e > 0 && (res.Exhausted[s] == 0 || e < res.Exhausted[s]) {
+				res.Exhausted[s] = e
+			}
 		}
-		for rep := 0; rep < repeats; rep++ {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			pts, exhausted, err := r.replay(ctx, s, rep, initial, pool)
-			if err != nil {
-				return nil, fmt.Errorf("%s, repeat %d: %w", s, rep, err)
-			}
-			if exhausted > 0 {
-				res.Exhausted[s] = exhausted
-			}
-			res.Points = append(res.Points, pts...)
-		}
-		fmt.Fprintf(cfg.Log, "simulate: %s done (%d replays), %.1f s\n", s, repeats, time.Since(start).Seconds())
 	}
-
-	// The full model: every usable label outside the test set.
-	all := append(append([]int(nil), initial...), pool...)
-	full, roc, err := r.fitAndScore(nil, usable(d, all))
-	if err != nil {
-		return nil, fmt.Errorf("full model: %w", err)
-	}
-	res.Full = Point{Strategy: "full", NTrain: len(usable(d, all)), NQueried: len(pool), Report: full}
-	res.FullROC = roc
 	summarise(res)
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
@@ -169,9 +375,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 type replayer struct {
 	cfg   *Config
 	d     *data
-	test  []int
+	dr    *draw
 	xTest *mat.Dense
 	yTest []int
+}
+
+func newReplayer(cfg *Config, d *data, dr *draw) *replayer {
+	return &replayer{cfg: cfg, d: d, dr: dr, xTest: rowsOf(d.x, dr.test), yTest: pick(d.y, dr.test)}
 }
 
 func pick(y []int, rows []int) []int {
@@ -193,40 +403,55 @@ func usable(d *data, rows []int) []int {
 	return out
 }
 
-// replay runs one strategy once. It returns the points of rounds 0..R and,
-// if the pool ran out early, the round at which it did.
-func (r *replayer) replay(ctx context.Context, name string, rep int, initial, pool []int) ([]Point, int, error) {
-	cfg := r.cfg
-	opt := query.Options{Seed: cfg.Seed + uint64(rep)*0x9e3779b97f4a7c15, Candidates: cfg.Candidates}
-	strategy, err := query.New(name, opt)
-	if err != nil {
-		return nil, 0, err
+func (r *replayer) pathsOf(rows []int) []string {
+	out := make([]string, len(rows))
+	for i, row := range rows {
+		out[i] = r.d.paths[row]
 	}
-	train := append([]int(nil), initial...)
-	left := append([]int(nil), pool...)
+	sort.Strings(out)
+	return out
+}
+
+// replay runs one strategy on the replayer's draw: the points of rounds
+// 0..R, and what the replay saw.
+func (r *replayer) replay(ctx context.Context, name string) ([]Point, Replay, error) {
+	cfg, dr := r.cfg, r.dr
+	info := Replay{Strategy: name, Repeat: dr.index, Initial: r.pathsOf(dr.initial), Test: r.pathsOf(dr.test)}
+	strategy, err := query.New(name, query.Options{Seed: dr.seed, Candidates: cfg.Candidates})
+	if err != nil {
+		return nil, info, err
+	}
+	train := slices.Clone(dr.initial)
+	left := slices.Clone(dr.pool)
 	queried := 0
 	var pts []Point
 	var model *linear.Model
 	for round := 0; round <= cfg.Rounds; round++ {
+		if err := ctx.Err(); err != nil {
+			return nil, info, err
+		}
 		rows := usable(r.d, train)
 		m, err := linear.Fit(rowsOf(r.d.x, rows), pick(r.d.y, rows), len(r.d.classes), cfg.Params, model)
 		if err != nil {
-			return nil, 0, fmt.Errorf("round %d: %w", round, err)
+			return nil, info, fmt.Errorf("round %d: %w", round, err)
+		}
+		info.Fits++
+		if !m.Summary.Converged {
+			info.NotConverged++
 		}
 		model = m
-		rep0 := rep == 0
-		report, roc := r.score(m, rep0)
-		pt := Point{Strategy: name, Repeat: rep, Round: round, NTrain: len(rows), NQueried: queried, Report: report}
-		if rep0 {
-			pt.ROC = roc
-		}
+		withROC := dr.index == 0
+		report, roc := r.score(m, withROC)
+		pt := Point{Strategy: name, Repeat: dr.index, Round: round, NTrain: len(rows), NQueried: queried,
+			NAsked: len(dr.initial) + queried, Converged: m.Summary.Converged, Report: report, ROC: roc}
 		if round == cfg.Rounds {
 			pts = append(pts, pt)
 			break
 		}
 		if len(left) == 0 {
 			pts = append(pts, pt)
-			return pts, round, nil
+			info.Exhausted = round
+			return pts, info, nil
 		}
 		paths := make([]string, len(left))
 		for i, row := range left {
@@ -235,7 +460,7 @@ func (r *replayer) replay(ctx context.Context, name string, rep int, initial, po
 		labelled := &query.Labelled{X: rowsOf(r.d.x, rows), Y: pick(r.d.y, rows)}
 		picks, err := strategy.Select(ctx, query.NewPool(paths, rowsOf(r.d.x, left), m, labelled), cfg.Batch)
 		if err != nil {
-			return nil, 0, fmt.Errorf("round %d: %w", round, err)
+			return nil, info, fmt.Errorf("round %d: %w", round, err)
 		}
 		taken := make(map[int]bool, len(picks))
 		for _, p := range picks {
@@ -253,7 +478,23 @@ func (r *replayer) replay(ctx context.Context, name string, rep int, initial, po
 		left = kept
 		pts = append(pts, pt)
 	}
-	return pts, 0, nil
+	return pts, info, nil
+}
+
+// full fits the ceiling: every usable label of the draw outside its test set.
+func (r *replayer) full(ctx context.Context) (Point, [][]metrics.Point, error) {
+	if err := ctx.Err(); err != nil {
+		return Point{}, nil, err
+	}
+	all := append(slices.Clone(r.dr.initial), r.dr.pool...)
+	rows := usable(r.d, all)
+	m, err := linear.Fit(rowsOf(r.d.x, rows), pick(r.d.y, rows), len(r.d.classes), r.cfg.Params, nil)
+	if err != nil {
+		return Point{}, nil, err
+	}
+	rep, roc := r.score(m, true)
+	return Point{Strategy: "full", Repeat: r.dr.index, NTrain: len(rows), NQueried: len(r.dr.pool), NAsked: len(all),
+		Converged: m.Summary.Converged, Report: rep}, roc, nil
 }
 
 // score evaluates a model on the test set, with ROC curves if asked.
@@ -271,16 +512,7 @@ func (r *replayer) score(m *linear.Model, withROC bool) (metrics.Report, [][]met
 	return rep, roc
 }
 
-func (r *replayer) fitAndScore(warm *linear.Model, rows []int) (metrics.Report, [][]metrics.Point, error) {
-	m, err := linear.Fit(rowsOf(r.d.x, rows), pick(r.d.y, rows), len(r.d.classes), r.cfg.Params, warm)
-	if err != nil {
-		return metrics.Report{}, nil, err
-	}
-	rep, roc := r.score(m, true)
-	return rep, roc, nil
-}
-
-// Metric names used in p-values and curves.
+// Metrics are the scores compared, in curves and paired tests.
 var Metrics = []string{"accuracy", "macro_auc", "log_loss"}
 
 // Value reads a named metric from a report.
@@ -294,141 +526,4 @@ func Value(r metrics.Report, name string) float64 {
 		return r.LogLoss
 	}
 	return math.NaN()
-}
-
-// higherIsBetter tells which way a metric improves.
-func higherIsBetter(name string) bool { return name != "log_loss" }
-
-// Curve is one strategy's mean learning curve, with the band of its
-// replays (10th to 90th percentile; min and max with fewer than 10).
-type Curve struct {
-	Strategy     string
-	NTrain       []float64
-	NQueried     []float64
-	Mean, Lo, Hi map[string][]float64 // metric -> per round
-	Replays      int
-}
-
-// Curves aggregates the points by strategy and round.
-func (res *Result) Curves() []Curve {
-	var out []Curve
-	for _, s := range res.Config.Strategies {
-		byRound := map[int][]Point{}
-		reps := map[int]bool{}
-		for _, p := range res.Points {
-			if p.Strategy == s {
-				byRound[p.Round] = append(byRound[p.Round], p)
-				reps[p.Repeat] = true
-			}
-		}
-		c := Curve{Strategy: s, Mean: map[string][]float64{}, Lo: map[string][]float64{}, Hi: map[string][]float64{}, Replays: len(reps)}
-		for round := 0; ; round++ {
-			pts, ok := byRound[round]
-			if !ok {
-				break
-			}
-			c.NTrain = append(c.NTrain, meanOf(pts, func(p Point) float64 { return float64(p.NTrain) }))
-			c.NQueried = append(c.NQueried, meanOf(pts, func(p Point) float64 { return float64(p.NQueried) }))
-			for _, m := range Metrics {
-				vals := make([]float64, len(pts))
-				for i, p := range pts {
-					vals[i] = Value(p.Report, m)
-				}
-				lo, hi := band(vals)
-				c.Mean[m] = append(c.Mean[m], mean(vals))
-				c.Lo[m] = append(c.Lo[m], lo)
-				c.Hi[m] = append(c.Hi[m], hi)
-			}
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
-func meanOf(pts []Point, f func(Point) float64) float64 {
-	s := 0.0
-	for _, p := range pts {
-		s += f(p)
-	}
-	return s / float64(len(pts))
-}
-
-func mean(v []float64) float64 {
-	s := 0.0
-	for _, x := range v {
-		s += x
-	}
-	return s / float64(len(v))
-}
-
-func band(v []float64) (lo, hi float64) {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s) < 10 {
-		return s[0], s[len(s)-1]
-	}
-	q := func(p float64) float64 {
-		pos := p * float64(len(s)-1)
-		i := int(pos)
-		if i+1 >= len(s) {
-			return s[len(s)-1]
-		}
-		return s[i] + (pos-float64(i))*(s[i+1]-s[i])
-	}
-	return q(0.1), q(0.9)
-}
-
-// summarise fills the p-values and labels-to-target figures.
-func summarise(res *Result) {
-	type replay struct {
-		strategy string
-		repeat   int
-	}
-	last := map[replay]Point{}
-	for _, p := range res.Points {
-		k := replay{p.Strategy, p.Repeat}
-		if q, ok := last[k]; !ok || p.Round > q.Round {
-			last[k] = p
-		}
-	}
-	final := map[string][]Point{}
-	for k, p := range last {
-		final[k.strategy] = append(final[k.strategy], p)
-	}
-	randomFinals := final[Random]
-	for s, pts := range final {
-		if s == Random || len(randomFinals) == 0 {
-			continue
-		}
-		res.PValues[s] = map[string]float64{}
-		for _, m := range Metrics {
-			v := Value(pts[0].Report, m)
-			as := 0
-			for _, rp := range randomFinals {
-				rv := Value(rp.Report, m)
-				if (higherIsBetter(m) && rv >= v) || (!higherIsBetter(m) && rv <= v) {
-					as++
-				}
-			}
-			// (count+1)/(draws+1): the strategy's own result counts as one
-			// draw under the null, so p is never 0.
-			res.PValues[s][m] = float64(as+1) / float64(len(randomFinals)+1)
-		}
-	}
-	fullAcc := res.Full.Report.Accuracy
-	for _, c := range res.Curves() {
-		targets := map[string]int{}
-		for _, t := range []struct {
-			name  string
-			share float64
-		}{{"95%", 0.95}, {"99%", 0.99}} {
-			for i, acc := range c.Mean["accuracy"] {
-				if acc >= t.share*fullAcc {
-					targets[t.name] = int(math.Round(c.NTrain[i]))
-					break
-				}
-			}
-		}
-		res.LabelsToTarget[c.Strategy] = targets
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,22 +118,41 @@ func TestProtocolRoundsNAAndPoolShrinkage(t *testing.T) {
 	if lc[1].NTrain != 2 {
 		t.Errorf("NA rows trained: n_train %d after querying them", lc[1].NTrain)
 	}
-	// p-values: (1 + random finals at least as good) / (1 + replays).
-	var finals []float64
+	// Fixed --test and --initial: least-confidence ran once, and its one
+	// final score is paired with each of random's three draws. The p-value
+	// is recomputed here by brute force over the 2^3 sign vectors.
+	var diffs []float64
+	own := lc[len(lc)-1].Report.Accuracy
 	for k, pts := range byReplay {
 		if strings.HasPrefix(k, "random/") {
-			finals = append(finals, pts[len(pts)-1].Report.Accuracy)
+			diffs = append(diffs, own-pts[len(pts)-1].Report.Accuracy)
 		}
 	}
-	own := lc[len(lc)-1].Report.Accuracy
-	atLeast := 0
-	for _, f := range finals {
-		if f >= own {
-			atLeast++
+	obs := math.Abs(sum(diffs))
+	hits := 0
+	for mask := 0; mask < 1<<len(diffs); mask++ {
+		s := 0.0
+		for i, v := range diffs {
+			if mask&(1<<i) != 0 {
+				v = -v
+			}
+			s += v
+		}
+		if math.Abs(s) >= obs-1e-12 {
+			hits++
 		}
 	}
-	if got, want := res.PValues["least-confidence"]["accuracy"], float64(atLeast+1)/float64(len(finals)+1); got != want {
-		t.Errorf("p-value %g, want %g", got, want)
+	got := res.Comparisons["least-confidence"].Final["accuracy"]
+	if want := float64(hits) / float64(int(1)<<len(diffs)); got.N != 3 || got.P != want || !got.Exact {
+		t.Errorf("paired accuracy test %+v, want n=3, exact p=%g", got, want)
+	}
+	if math.Abs(got.MeanDiff-sum(diffs)/3) > 1e-12 {
+		t.Errorf("mean paired difference %g, want %g", got.MeanDiff, sum(diffs)/3)
+	}
+	// The x axis is labels asked: least-confidence's first batch was the
+	// two NA rows, which cost two labels and trained nothing.
+	if lc[1].NAsked != 4 || lc[1].NTrain != 2 {
+		t.Errorf("after the NA batch: %d labels asked, %d trained; want 4 and 2", lc[1].NAsked, lc[1].NTrain)
 	}
 	if res.Full.NTrain != 8 {
 		t.Errorf("full model trained on %d rows, want the 2 initial + 6 usable pool rows", res.Full.NTrain)
@@ -205,9 +225,17 @@ func TestRoundsCSVAndSummary(t *testing.T) {
 	if err := res.WriteSummary(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{`"p_values"`, `"labels_to_target"`, `"full"`, `"least-confidence"`} {
+	for _, key := range []string{`"p_values"`, `"vs_random"`, `"labels_to_target"`, `"full"`, `"least-confidence"`, `"paired_test"`, `"labels_asked"`} {
 		if !strings.Contains(buf.String(), key) {
 			t.Errorf("summary lacks %s", key)
 		}
 	}
+}
+
+func sum(v []float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s
 }
