@@ -62,6 +62,25 @@ demo: build
 		--out demo-out/simulate --test-fraction 0.3 --initial-per-class 2 --batch 5 --rounds 5 \
 		--strategies entropy,margin,random --repeats 5
 	@echo "--- open demo-out/simulate/report.html in a browser"
+	@echo "--- a labelling project on 3000 Fashion-MNIST images: 300 gold labels (practice + test), first batch selected"
+	$(GO) run ./tools/fmnist-export -o demo-out/fmnist-images -train 3000 -test 0
+	head -n 301 demo-out/fmnist-images/labels.csv > demo-out/gold.csv
+	bin/winnow init demo-out/project --images demo-out/fmnist-images --gold demo-out/gold.csv -q \
+		--title "Fashion-MNIST demo" --batch 20 \
+		--classes t-shirt,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,ankle-boot \
+		--describe "t-shirt=Short sleeves, no collar or buttons, pulled over the head" \
+		--describe "trouser=Two legs; seen from the front, a gap between them" \
+		--describe "pullover=Long sleeves, knitted, no opening at the front" \
+		--describe "dress=One piece from shoulders to below the hips, wider at the bottom" \
+		--describe "coat=Outerwear with long sleeves and an opening down the front (buttons or a zip)" \
+		--describe "sandal=Open footwear: straps, toes and heel visible" \
+		--describe "shirt=Collar and buttons down the front, short or long sleeves" \
+		--describe "sneaker=Closed low shoe with a flat sole and laces" \
+		--describe "bag=Handbag or shopping bag: a body and a handle or strap, no sleeves" \
+		--describe "ankle-boot=Closed shoe rising above the ankle, often with a heel"
+	bin/winnow status demo-out/project
+	@echo "--- the labelling site (Ctrl-C stops it); winnow round close demo-out/project closes a round from the shell"
+	bin/winnow serve demo-out/project
 
 clean:
 	rm -rf bin demo-out
