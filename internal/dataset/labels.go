@@ -66,8 +66,10 @@ func ReadLabels(name, column string) (*Labels, error) {
 			line, _ := r.FieldPos(0)
 			return nil, fmt.Errorf("%s:%d: too few fields", name, line)
 		}
-		p, lab := strings.TrimSpace(rec[pathCol]), strings.TrimSpace(rec[labelCol])
-		if p == "" {
+		// Paths verbatim (featurize records " a.png" with its space), labels
+		// trimmed ("cat " is a typo for "cat").
+		p, lab := rec[pathCol], strings.TrimSpace(rec[labelCol])
+		if strings.TrimSpace(p) == "" {
 			continue
 		}
 		if old, seen := l.ByPath[p]; seen {

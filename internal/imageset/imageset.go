@@ -4,6 +4,7 @@ package imageset
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Item is one image to read.
@@ -47,12 +49,41 @@ func List(source string) ([]Item, error) {
 	if st.IsDir() {
 		return walk(source)
 	}
+	if !st.Mode().IsRegular() {
+		// Reading a FIFO or a device as a manifest would block or never end.
+		return nil, fmt.Errorf("%s is neither a folder nor a regular file (a manifest or an image)", source)
+	}
 	f, err := os.Open(source)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if IsImageName(source) || looksBinary(f) {
+		// One image given as SOURCE: read as a manifest, its bytes would
+		// become thousands of "paths" echoed to the terminal.
+		return []Item{{Path: filepath.ToSlash(filepath.Base(source)), File: source}}, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
 	return ReadManifest(f, filepath.Dir(source), source)
+}
+
+// looksBinary reports whether a file starts like no text manifest can: a
+// NUL byte or bytes that are not UTF-8 in its first kilobytes, which is
+// what every image format (and most other binary files) has.
+func looksBinary(f *os.File) bool {
+	buf := make([]byte, 8192)
+	n, _ := io.ReadFull(f, buf)
+	buf = buf[:n]
+	if bytes.IndexByte(buf, 0) >= 0 {
+		return true
+	}
+	// A multi-byte character cut at the end of the buffer is not binary.
+	for i := 0; i < 4 && len(buf) > 0 && !utf8.Valid(buf); i++ {
+		buf = buf[:len(buf)-1]
+	}
+	return !utf8.Valid(buf)
 }
 
 func walk(root string) ([]Item, error) {
@@ -113,11 +144,13 @@ func ReadManifest(r io.Reader, base, name string) ([]Item, error) {
 	sc := bufio.NewScanner(br)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for line := 1; sc.Scan(); line++ {
-		p := strings.TrimSpace(sc.Text())
+		// A path is taken as written, spaces included (" a.png" is a
+		// legal file name); only the line ending and a BOM are not part of it.
+		p := strings.TrimSuffix(sc.Text(), "\r")
 		if line == 1 {
 			p = strings.TrimPrefix(p, "\ufeff")
 		}
-		if p == "" || strings.HasPrefix(p, "#") {
+		if strings.TrimSpace(p) == "" || strings.HasPrefix(p, "#") {
 			continue
 		}
 		items = append(items, Item{Path: p, File: resolve(base, p)})
@@ -167,8 +200,8 @@ func ReadCSV(r io.Reader, base, name string) ([]Item, error) {
 			line, _ := cr.FieldPos(0)
 			return nil, fmt.Errorf("%s:%d: no value in the path column", name, line)
 		}
-		p := strings.TrimSpace(rec[col])
-		if p == "" {
+		p := rec[col] // verbatim: see ReadManifest
+		if strings.TrimSpace(p) == "" {
 			continue
 		}
 		items = append(items, Item{Path: p, File: resolve(base, p)})

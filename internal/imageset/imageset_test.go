@@ -51,7 +51,9 @@ func TestWalkPicksImagesInAnyCaseRecursively(t *testing.T) {
 func TestTextManifestResolvesRelativeToItself(t *testing.T) {
 	dir := t.TempDir()
 	m := filepath.Join(dir, "list.txt")
-	content := "\ufeffimgs/a.jpg\n\n# comment\n  /abs/b.png  \nc d.jpg\n"
+	// Paths are verbatim: " e.jpg" is a file whose name starts with a space
+	// (a folder walk records it so, and labels must be able to name it).
+	content := "\ufeffimgs/a.jpg\r\n\n# comment\n/abs/b.png\n   \nc d.jpg\n e.jpg\n"
 	if err := os.WriteFile(m, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,8 @@ func TestTextManifestResolvesRelativeToItself(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Item{{"imgs/a.jpg", filepath.Join(dir, "imgs/a.jpg")}, {"/abs/b.png", "/abs/b.png"}, {"c d.jpg", filepath.Join(dir, "c d.jpg")}}
+	want := []Item{{"imgs/a.jpg", filepath.Join(dir, "imgs/a.jpg")}, {"/abs/b.png", "/abs/b.png"}, {"c d.jpg", filepath.Join(dir, "c d.jpg")},
+		{" e.jpg", filepath.Join(dir, " e.jpg")}}
 	if !reflect.DeepEqual(items, want) {
 		t.Fatalf("got %v\nwant %v", items, want)
 	}
@@ -89,5 +92,31 @@ func TestCSVManifestUsesPathColumn(t *testing.T) {
 func TestMissingSource(t *testing.T) {
 	if _, err := List(filepath.Join(t.TempDir(), "nope")); err == nil {
 		t.Fatal("want an error")
+	}
+}
+
+// One image given as SOURCE is that image, not a manifest whose "lines" are
+// its bytes; a binary file without an image extension is treated alike.
+func TestSingleImageIsItsOwnSource(t *testing.T) {
+	dir := t.TempDir()
+	png := filepath.Join(dir, "cat.PNG")
+	os.WriteFile(png, []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), 0o644)
+	noext := filepath.Join(dir, "blob")
+	os.WriteFile(noext, []byte{0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F'}, 0o644)
+	for _, f := range []string{png, noext} {
+		items, err := List(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []Item{{filepath.Base(f), f}}
+		if !reflect.DeepEqual(items, want) {
+			t.Errorf("%s: got %v, want %v", f, items, want)
+		}
+	}
+	// A text manifest is still a manifest.
+	txt := filepath.Join(dir, "list")
+	os.WriteFile(txt, []byte("a.jpg\nb.jpg\n"), 0o644)
+	if items, err := List(txt); err != nil || len(items) != 2 {
+		t.Errorf("text manifest: %v %v", items, err)
 	}
 }
