@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -99,6 +100,9 @@ func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
+	if m, ok := ms[0]; ok { // the model trained at init, before any round
+		av.Rounds = append(av.Rounds, roundRow{Number: 0, State: "init", Metrics: &m, Report: s.reportFile(0) != ""})
+	}
 	for _, rd := range rounds {
 		row := roundRow{Number: rd.Number, State: rd.State, Opened: rd.Opened, Closed: rd.Closed, Picks: len(rd.Picks)}
 		if m, ok := ms[rd.Number]; ok {
@@ -177,6 +181,11 @@ func (s *Server) roundTables(round *labelstore.Round, rows []labelstore.AnswerRo
 	}
 	for _, id := range order {
 		it := items[id]
+		if it.Path == "" { // no answers yet to carry the path
+			if item, err := s.store.Item(context.Background(), id); err == nil {
+				it.Path = item.Path
+			}
+		}
 		best, tie := 0, false
 		for _, c := range classes {
 			n := tally[id][c.Name]
