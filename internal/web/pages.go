@@ -332,29 +332,37 @@ func (s *Server) label(w http.ResponseWriter, r *http.Request, sess *labelstore.
 }
 
 func (s *Server) labelSubmit(w http.ResponseWriter, r *http.Request, sess *labelstore.Session) {
-	lv, err := s.labelState(r, sess)
+	// The answer path is the hot one (every key press of every participant),
+	// so it reads only what it must: the practice gate, the round and its
+	// picks. The rotation order does not matter for what may be answered.
+	ok, err := s.practiceDone(r, sess)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	if lv.Locked {
+	if !ok {
 		s.fail(w, r, http.StatusForbidden, "Labelling opens once you have passed the practice.")
+		return
+	}
+	round, err := s.store.CurrentRound(r.Context())
+	if err != nil && !errors.Is(err, labelstore.ErrNotFound) {
+		s.internal(w, r, err)
 		return
 	}
 	f := r.PostForm
 	roundID, _ := strconv.ParseInt(f.Get("round"), 10, 64)
-	if lv.Round == nil || lv.Closing || roundID != lv.Round.ID {
+	if round == nil || round.State != labelstore.StateOpen || roundID != round.ID {
 		s.roundClosed(w, r, sess)
 		return
 	}
 	id, _ := strconv.ParseInt(f.Get("item"), 10, 64)
-	// Only items of this session's own queue can be answered: the item id in
-	// the form is a request, not an authority.
-	i := slices.IndexFunc(lv.Queue, func(e labelstore.QueueEntry) bool { return int64(e.Item.ID) == id })
-	if i < 0 {
+	// Only the round's picks can be answered: the item id in the form is a
+	// request, not an authority. The session comes from the cookie alone.
+	if !slices.Contains(round.Picks, labelstore.ItemID(id)) {
 		s.fail(w, r, http.StatusBadRequest, "That image is not in your batch.")
 		return
 	}
+	classes := s.p.Config().Classes
 	a := labelstore.Answer{SessionID: sess.ID, ItemID: labelstore.ItemID(id), RoundID: roundID, Kind: labelstore.KindLabel}
 	// Three kinds of submit button: a class (with the "bad example" box),
 	// "none of these" and "skip".
@@ -364,7 +372,7 @@ func (s *Server) labelSubmit(w http.ResponseWriter, r *http.Request, sess *label
 	case f.Get("skip") != "":
 		a.Skip = true
 	case f.Get("class") != "":
-		if !classSet(lv.Classes)[f.Get("class")] {
+		if !classSet(classes)[f.Get("class")] {
 			s.fail(w, r, http.StatusBadRequest, "That answer is not one of the classes.")
 			return
 		}
