@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/winnowml/winnow/internal/backbone"
@@ -80,10 +81,19 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*Project, error) {
 		if len(rounds) > 0 {
 			return nil, fmt.Errorf("%s: %w (%d rounds); use winnow import-labels, status, serve or round close on it", dir, ErrExists, len(rounds))
 		}
+		if want, err := newConfig(abs, opt); err == nil {
+			if diff := resumeConflict(cfg, want); diff != "" {
+				return nil, fmt.Errorf("%s is from an unfinished init with other settings (%s): run init with the same flags to resume, or delete %s to start over", cfgPath, diff, dir)
+			}
+		}
 		fmt.Fprintf(logw, "init: resuming the unfinished init of %s with the settings in %s\n", dir, cfgPath)
 	} else {
 		if cfg, err = newConfig(abs, opt); err != nil {
 			return nil, err
+		}
+		// A backbone that cannot be found fails before anything is written.
+		if _, _, _, err := backbone.Resolve(cfg.Backbone); err != nil {
+			return nil, fmt.Errorf("--backbone: %w", err)
 		}
 		if err := os.MkdirAll(abs, 0o755); err != nil {
 			return nil, err
@@ -304,3 +314,20 @@ func (p *Project) registerItems(ctx context.Context) (int, error) {
 }
 
 func defaultThreads() int { return runtime.NumCPU() }
+
+// resumeConflict names the settings in which an unfinished init's file
+// differs from what this init was asked for, "" if none: resuming with
+// another image folder, backbone or classes would mix two projects.
+func resumeConflict(have, want Config) string {
+	var diffs []string
+	if have.Images != want.Images {
+		diffs = append(diffs, fmt.Sprintf("images %s, not %s", have.Images, want.Images))
+	}
+	if have.Backbone != want.Backbone {
+		diffs = append(diffs, fmt.Sprintf("backbone %s, not %s", have.Backbone, want.Backbone))
+	}
+	if !slices.Equal(have.ClassNames(), want.ClassNames()) {
+		diffs = append(diffs, fmt.Sprintf("classes %s, not %s", strings.Join(have.ClassNames(), ","), strings.Join(want.ClassNames(), ",")))
+	}
+	return strings.Join(diffs, "; ")
+}
