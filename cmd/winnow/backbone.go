@@ -54,7 +54,7 @@ needs its sidecar's mean and std edited (0.5 and 0.5 for [-1, 1]).
 					return err
 				}
 			}
-			m, err := tfjs.Load(args[0])
+			m, err := tfjs.LoadContext(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -62,7 +62,7 @@ needs its sidecar's mean and std edited (0.5 and 0.5 for [-1, 1]).
 			if list {
 				return listLayers(cmd, m)
 			}
-			res, err := tfjs.Convert(m, tfjs.Options{Name: name, Taps: taps, NoProbs: noProbs})
+			res, err := tfjs.ConvertContext(cmd.Context(), m, tfjs.Options{Name: name, Taps: taps, NoProbs: noProbs})
 			if err != nil {
 				return err
 			}
@@ -134,11 +134,11 @@ func newBackboneInstallCmd() *cobra.Command {
 				if !b.Imported() {
 					continue
 				}
-				m, err := tfjs.Load(filepath.Join(from, b.FromModel))
+				m, err := tfjs.LoadContext(cmd.Context(), filepath.Join(from, b.FromModel))
 				if err != nil {
 					return fmt.Errorf("%s: %w", b.Name, err)
 				}
-				res, err := tfjs.Convert(m, tfjs.Options{Name: b.Name, Taps: b.Taps, NoProbs: true})
+				res, err := tfjs.ConvertContext(cmd.Context(), m, tfjs.Options{Name: b.Name, Taps: b.Taps, NoProbs: true})
 				if err != nil {
 					return fmt.Errorf("%s: %w", b.Name, err)
 				}

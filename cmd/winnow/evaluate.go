@@ -1,9 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
@@ -57,24 +57,40 @@ order). Labels outside the model's classes, or empty, are dropped and counted.
 			if err := r.WriteText(out); err != nil {
 				return err
 			}
+			// The JSON and the HTML report replace older ones together or
+			// not at all: a full disk must not leave a new JSON beside an
+			// old report.
+			var g outfile.Group
+			defer g.Abort()
 			if jsonOut != "" {
 				data, err := json.MarshalIndent(r, "", " ")
 				if err != nil {
 					return err
 				}
-				if err := outfile.WriteFile(jsonOut, append(data, '\n')); err != nil {
+				if err := g.Add(jsonOut, append(data, '\n')); err != nil {
 					return err
 				}
 			}
 			if htmlOut != "" {
 				title := fmt.Sprintf("winnow evaluate: %s on %s", model, features)
-				err := outfile.Write(htmlOut, func(w io.Writer) error {
-					return report.EvaluationHTML(w, title, r, set.Classes, set.Y, probs)
-				})
-				if err != nil {
+				var page bytes.Buffer
+				if err := report.EvaluationHTML(&page, title, r, set.Classes, set.Y, probs); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "evaluate: wrote %s\n", htmlOut)
+				if err := g.Add(htmlOut, page.Bytes()); err != nil {
+					return err
+				}
+			}
+			if err := cmd.Context().Err(); err != nil {
+				return err
+			}
+			if err := g.Commit(); err != nil {
+				return err
+			}
+			for _, p := range []string{jsonOut, htmlOut} {
+				if p != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "evaluate: wrote %s\n", printable(p, false))
+				}
 			}
 			return nil
 		},

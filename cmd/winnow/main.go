@@ -11,8 +11,8 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 	"syscall"
+	"unicode/utf8"
 )
 
 func main() {

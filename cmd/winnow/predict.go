@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -46,7 +47,7 @@ columns (a class, an id) are not read.`,
 			}
 			var n int
 			err = outfile.Write(out, func(w io.Writer) error {
-				n, err = writePredictions(w, mf, src)
+				n, err = writePredictions(cmd.Context(), w, mf, src)
 				return err
 			})
 			if err != nil {
@@ -69,7 +70,7 @@ columns (a class, an id) are not read.`,
 
 // writePredictions streams src in blocks so the matrix product stays fast and
 // memory stays bounded by the block.
-func writePredictions(w io.Writer, mf *classifier.File, src dataset.Features) (int, error) {
+func writePredictions(ctx context.Context, w io.Writer, mf *classifier.File, src dataset.Features) (int, error) {
 	const block = 4096
 	classes := mf.Model.Classes
 	cw := csv.NewWriter(w)
@@ -120,6 +121,9 @@ func writePredictions(w io.Writer, mf *classifier.File, src dataset.Features) (i
 		}
 		paths = append(paths, p)
 		if len(paths) == block {
+			if err := ctx.Err(); err != nil {
+				return total, err
+			}
 			if err := flush(); err != nil {
 				return total, err
 			}

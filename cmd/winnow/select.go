@@ -44,6 +44,13 @@ an error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Log = cmd.ErrOrStderr()
+			if err := firstError(
+				intAtLeast("-n", cfg.N, 1),
+				intAtLeast("--candidates", cfg.Candidates, 0),
+				intAtLeast("--members", cfg.Members, 2),
+			); err != nil {
+				return err
+			}
 			in := files{}.add("--model", cfg.Model).add("--features", cfg.Features).add("--exclude", cfg.Exclude...).
 				add("--labels", cfg.Labels).add("--labelled-features", cfg.LabelledFeatures)
 			if err := refuseOverwrite(in, files{}.add("-o", cfg.Output)); err != nil {

@@ -1,6 +1,7 @@
 package tfjs
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,6 +80,10 @@ func (m *Model) graph() (map[string]*node, error) {
 				n.err = fmt.Errorf("layer %s (%s) has no inputs", l.Name, l.Class)
 			} else if n.shape, n.err = n.op.outShape(inShapes); n.err != nil {
 				n.err = fmt.Errorf("layer %s (%s): %w", l.Name, l.Class, n.err)
+			} else if !n.shape.bounded() {
+				// Layer options (filters, units, upsampling) can grow a shape
+				// past anything a backbone has; refuse before emitting it.
+				n.err = fmt.Errorf("layer %s (%s): output shape %v has more than %d elements", l.Name, l.Class, n.shape, maxActivation)
 			}
 		}
 		nodes[name] = n
@@ -169,6 +174,25 @@ type Result struct {
 // unless NoProbs, "probs" (the model's own output, NHWC if it is an image).
 // Only the layers the outputs need are converted.
 func Convert(m *Model, opt Options) (*Result, error) {
+	return ConvertContext(context.Background(), m, opt)
+}
+
+// maxActivation bounds the elements of one layer's output for one image.
+const maxActivation = 1 << 30
+
+func (s Shape) bounded() bool {
+	n := 1
+	for _, d := range s {
+		if d < 0 || (d > 0 && n > maxActivation/d) {
+			return false
+		}
+		n *= d
+	}
+	return true
+}
+
+// ConvertContext is Convert, stopping between layers when ctx ends.
+func ConvertContext(ctx context.Context, m *Model, opt Options) (*Result, error) {
 	nodes, err := m.graph()
 	if err != nil {
 		return nil, err
@@ -191,7 +215,7 @@ func Convert(m *Model, opt Options) (*Result, error) {
 	if in.shape[2] != 3 {
 		return nil, fmt.Errorf("input layer %s has %d channels; RGB (3) is supported", in.layer.Name, in.shape[2])
 	}
-	e := &emitter{m: m, b: onnx.NewBuilder(nameOr(m.Name, "model")), names: map[*node]string{}}
+	e := &emitter{ctx: ctx, m: m, b: onnx.NewBuilder(nameOr(m.Name, "model")), names: map[*node]string{}}
 	e.b.Input(InputName, onnx.Batch, int64(in.shape[0]), int64(in.shape[1]), int64(in.shape[2]))
 	res := &Result{}
 	var feats []string
@@ -317,6 +341,7 @@ func marshalSpec(s backbone.Spec) ([]byte, error) {
 
 // emitter writes the ONNX nodes of each needed layer once.
 type emitter struct {
+	ctx    context.Context
 	m      *Model
 	b      *onnx.Builder
 	names  map[*node]string
@@ -331,6 +356,9 @@ func (e *emitter) tensor(n *node) (string, error) {
 	}
 	if n.err != nil {
 		return "", n.err
+	}
+	if err := e.ctx.Err(); err != nil {
+		return "", err
 	}
 	var ins []string
 	for _, in := range n.in {

@@ -172,6 +172,11 @@ func parseLayer(l *Layer) (op, error) {
 	}
 }
 
+// MaxInputSide bounds the input image's height and width: every layer's
+// activations scale with them, and a backbone's input is a few hundred
+// pixels wide.
+const MaxInputSide = 8192
+
 type inputOp struct{ shape Shape }
 
 func parseInput(l *Layer) (op, error) {
@@ -198,9 +203,13 @@ func parseInput(l *Layer) (op, error) {
 		return nil, optionError(l, "batch_input_shape", fmtShape(bs), "an image input [batch, height, width, channels] is needed")
 	}
 	var s Shape
-	for _, d := range bs[1:] {
+	for i, d := range bs[1:] {
 		if d == nil || *d <= 0 {
 			return nil, optionError(l, "batch_input_shape", fmtShape(bs), "height, width and channels must be fixed")
+		}
+		if max := [3]int{MaxInputSide, MaxInputSide, 4}[i]; *d > max {
+			return nil, optionError(l, "batch_input_shape", fmtShape(bs),
+				fmt.Sprintf("height and width must be at most %d, channels at most 4", MaxInputSide))
 		}
 		s = append(s, *d)
 	}

@@ -8,6 +8,7 @@
 package tfjs
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -18,6 +19,11 @@ import (
 	"path/filepath"
 	"strings"
 )
+
+// MaxWeightElements bounds one weight tensor (1 GiB of float32): far above
+// any convolutional backbone's largest kernel, far below what a hostile
+// manifest could ask for.
+const MaxWeightElements = 1 << 28
 
 // Model is a Keras functional model read from a TF.js layers model.
 type Model struct {
@@ -48,7 +54,10 @@ type Tensor struct {
 // file, or a folder holding one of them. Weight shards are looked for beside
 // it under the names the manifest gives (with .min.js appended for the
 // wrapped form).
-func Load(src string) (*Model, error) {
+func Load(src string) (*Model, error) { return LoadContext(context.Background(), src) }
+
+// LoadContext is Load, stopping between weights when ctx ends.
+func LoadContext(ctx context.Context, src string) (*Model, error) {
 	path, wrapped, err := locate(src)
 	if err != nil {
 		return nil, err
@@ -80,13 +89,16 @@ func Load(src string) (*Model, error) {
 	for gi, group := range mj.WeightsManifest {
 		var buf []byte
 		for _, p := range group.Paths {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 			shard, err := readShard(dir, p, wrapped)
 			if err != nil {
 				return nil, err
 			}
 			buf = append(buf, shard...)
 		}
-		if err := decodeWeights(group.Weights, buf, m.Weights); err != nil {
+		if err := decodeWeights(ctx, group.Weights, buf, m.Weights); err != nil {
 			return nil, fmt.Errorf("%s: weight group %d: %w", path, gi, err)
 		}
 	}
@@ -357,13 +369,22 @@ func (m *Model) parseSequential(raw json.RawMessage) error {
 
 // decodeWeights cuts the concatenated shard bytes into tensors, in manifest
 // order, dequantising as tfjs-core's io_utils does.
-func decodeWeights(specs []weightSpec, buf []byte, dst map[string]*Tensor) error {
+func decodeWeights(ctx context.Context, specs []weightSpec, buf []byte, dst map[string]*Tensor) error {
 	off := 0
 	for _, ws := range specs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// The element count is checked against a cap as it is multiplied,
+		// so a shape like [100000,100000,100000,100000] is refused before
+		// it can overflow or reach make().
 		n := 1
 		for _, d := range ws.Shape {
 			if d < 0 {
 				return fmt.Errorf("weight %s: bad shape %v", ws.Name, ws.Shape)
+			}
+			if d > 0 && n > MaxWeightElements/d {
+				return fmt.Errorf("weight %s: shape %v has more than %d elements", ws.Name, ws.Shape, MaxWeightElements)
 			}
 			n *= d
 		}
@@ -400,7 +421,7 @@ func decodeWeights(specs []weightSpec, buf []byte, dst map[string]*Tensor) error
 				return nil
 			}
 		}
-		if off+size > len(buf) {
+		if size > len(buf)-off {
 			return fmt.Errorf("weight %s: needs bytes %d..%d but the shards hold %d", ws.Name, off, off+size, len(buf))
 		}
 		t := &Tensor{Shape: append([]int(nil), ws.Shape...), Data: make([]float32, n)}

@@ -1,6 +1,7 @@
 package tfjs
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -89,7 +90,7 @@ func TestDequantize(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := map[string]*Tensor{}
-	if err := decodeWeights(specs, buf, got); err != nil {
+	if err := decodeWeights(context.Background(), specs, buf, got); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string][]float32{
@@ -119,10 +120,10 @@ func TestDequantize(t *testing.T) {
 	if want := float32(131*scale + lo); out[0] != want {
 		t.Errorf("dequantize(131) = %.9g, want %.9g", out[0], want)
 	}
-	if err := decodeWeights(specs, buf[:len(buf)-1], map[string]*Tensor{}); err == nil {
+	if err := decodeWeights(context.Background(), specs, buf[:len(buf)-1], map[string]*Tensor{}); err == nil {
 		t.Error("decodeWeights on short shards succeeded")
 	}
-	if err := decodeWeights(specs, append(buf, 0), map[string]*Tensor{}); err == nil {
+	if err := decodeWeights(context.Background(), specs, append(buf, 0), map[string]*Tensor{}); err == nil {
 		t.Error("decodeWeights with bytes left over succeeded")
 	}
 }
