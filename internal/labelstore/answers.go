@@ -64,6 +64,13 @@ func (s *Store) Record(ctx context.Context, a Answer) (int64, error) {
 	at := now()
 	var id int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		var sessions int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE id = ?`, a.SessionID).Scan(&sessions); err != nil {
+			return err
+		}
+		if sessions == 0 {
+			return fmt.Errorf("%w: no session %d", ErrInvalid, a.SessionID)
+		}
 		if a.Class != "" {
 			var known, total int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(name = ?), 0) FROM classes`, a.Class).Scan(&total, &known); err != nil {

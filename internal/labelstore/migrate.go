@@ -31,7 +31,9 @@ CREATE TABLE participants (
 );
 CREATE TABLE sessions (
 	id             INTEGER PRIMARY KEY,
-	token          TEXT NOT NULL UNIQUE,
+	-- sha256 of the cookie value: a copy of the database gives no one a
+	-- working session.
+	token_hash     TEXT NOT NULL UNIQUE,
 	participant_id INTEGER NOT NULL REFERENCES participants(id),
 	csrf           TEXT NOT NULL,
 	created        INTEGER NOT NULL

@@ -3,8 +3,10 @@ package labelstore
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -47,8 +49,8 @@ func (s *Store) NewSession(ctx context.Context, name string) (*Session, error) {
 		if sess.ParticipantID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		res, err = tx.ExecContext(ctx, `INSERT INTO sessions(token, participant_id, csrf, created) VALUES (?, ?, ?, ?)`,
-			token, sess.ParticipantID, csrf, t)
+		res, err = tx.ExecContext(ctx, `INSERT INTO sessions(token_hash, participant_id, csrf, created) VALUES (?, ?, ?, ?)`,
+			hashToken(token), sess.ParticipantID, csrf, t)
 		if err != nil {
 			return err
 		}
@@ -61,12 +63,18 @@ func (s *Store) NewSession(ctx context.Context, name string) (*Session, error) {
 	return sess, nil
 }
 
-const sessionCols = `s.id, s.token, s.participant_id, p.name, s.csrf, s.created`
+const sessionCols = `s.id, s.participant_id, p.name, s.csrf, s.created`
+
+// hashToken is what the database keeps of a session token.
+func hashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
 
 func scanSession(r scanner) (*Session, error) {
 	var sess Session
 	var created int64
-	err := r.Scan(&sess.ID, &sess.Token, &sess.ParticipantID, &sess.Name, &sess.CSRF, &created)
+	err := r.Scan(&sess.ID, &sess.ParticipantID, &sess.Name, &sess.CSRF, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -78,16 +86,23 @@ func scanSession(r scanner) (*Session, error) {
 }
 
 // SessionByToken returns the session whose cookie value is token, or
-// ErrNotFound.
+// ErrNotFound. The database keeps only a hash of each token; the lookup is
+// by that hash, so its timing says nothing about the token.
 func (s *Store) SessionByToken(ctx context.Context, token string) (*Session, error) {
 	if token == "" {
 		return nil, ErrNotFound
 	}
-	return scanSession(s.db.QueryRowContext(ctx, `SELECT `+sessionCols+`
-		FROM sessions s JOIN participants p ON p.id = s.participant_id WHERE s.token = ?`, token))
+	sess, err := scanSession(s.db.QueryRowContext(ctx, `SELECT `+sessionCols+`
+		FROM sessions s JOIN participants p ON p.id = s.participant_id WHERE s.token_hash = ?`, hashToken(token)))
+	if err != nil {
+		return nil, err
+	}
+	sess.Token = token
+	return sess, nil
 }
 
-// SessionByID returns a session by id, or ErrNotFound.
+// SessionByID returns a session by id, or ErrNotFound. Its Token is empty:
+// the database does not keep tokens, only their hashes.
 func (s *Store) SessionByID(ctx context.Context, id int64) (*Session, error) {
 	return scanSession(s.db.QueryRowContext(ctx, `SELECT `+sessionCols+`
 		FROM sessions s JOIN participants p ON p.id = s.participant_id WHERE s.id = ?`, id))

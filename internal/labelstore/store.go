@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"sync"
 	"time"
 
@@ -142,6 +143,10 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	// Participants' names and answers are nobody else's business on a
+	// shared machine; SQLite gives its -wal and -shm files the same mode.
+	// Best effort: a database owned by another user keeps its mode.
+	_ = os.Chmod(path, 0o600)
 	return s, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -461,5 +462,34 @@ func TestExamplesAndPractice(t *testing.T) {
 	}
 	if ex, _ := s.Examples(bg, "b"); len(ex) != 2 {
 		t.Fatalf("a failed SetExamples changed the examples: %+v", ex)
+	}
+}
+
+func TestTokensAreNotStored(t *testing.T) {
+	s, path := openTemp(t)
+	sess := mustSession(t, s, "ann")
+	if len(sess.Token) < 40 || sess.CSRF == "" || sess.CSRF == sess.Token {
+		t.Fatalf("session %+v: want a long random token and a distinct CSRF secret", sess)
+	}
+	other := mustSession(t, s, "ann")
+	if other.Token == sess.Token || other.ParticipantID == sess.ParticipantID {
+		t.Fatal("two sessions share a token or a participant")
+	}
+	got, err := s.SessionByToken(bg, sess.Token)
+	if err != nil || got.ID != sess.ID || got.Token != sess.Token || got.CSRF != sess.CSRF {
+		t.Fatalf("SessionByToken: %+v, %v", got, err)
+	}
+	if byID, _ := s.SessionByID(bg, sess.ID); byID.Token != "" {
+		t.Fatal("SessionByID returned a token the database should not have")
+	}
+	s.Close()
+	for _, f := range []string{path, path + "-wal"} {
+		data, _ := os.ReadFile(f)
+		if bytes.Contains(data, []byte(sess.Token)) {
+			t.Fatalf("%s holds a session token in the clear", f)
+		}
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("database mode %v, want 0600", st.Mode().Perm())
 	}
 }
