@@ -1,7 +1,10 @@
 package labelstore
 
 import (
+	"slices"
 	"sort"
+
+	"github.com/winnowml/winnow/internal/agreement"
 )
 
 // Decision statuses.
@@ -77,30 +80,41 @@ func Consensus(items []Item, votes []Vote, trainFlagged bool) []Decision {
 }
 
 func decide(d *Decision, trainFlagged bool) {
-	best := d.None
-	top := []string{}
-	if d.None > 0 {
-		top = append(top, "none")
+	// One row of counts: the classes voted for, sorted, then "none of
+	// these"; the majority rule itself is agreement's, shared with the
+	// agreement statistics.
+	options := make([]string, 0, len(d.Votes)+1)
+	for c := range d.Votes {
+		options = append(options, c)
 	}
-	for c, n := range d.Votes {
-		switch {
-		case n > best:
-			best, top = n, []string{c}
-		case n == best && n > 0:
-			top = append(top, c)
-		}
+	sort.Strings(options)
+	row := make([]int, len(options)+1)
+	for i, c := range options {
+		row[i] = d.Votes[c]
 	}
-	sort.Strings(top)
+	row[len(options)] = d.None
+	best := slices.Max(row)
+	win := agreement.Majority([][]int{row})[0]
 	switch {
 	case best == 0:
 		d.Status = Unanswered
-	case len(top) > 1:
-		d.Status, d.Tied = Tie, top
-	case top[0] == "none" && d.None == best:
+	case win < 0:
+		d.Status = Tie
+		for i, n := range row {
+			if n == best {
+				if i == len(options) {
+					d.Tied = append(d.Tied, "none")
+				} else {
+					d.Tied = append(d.Tied, options[i])
+				}
+			}
+		}
+		sort.Strings(d.Tied)
+	case win == len(options):
 		d.Status = NoneOfThem
-	case !trainFlagged && 2*d.Bad[top[0]] >= d.Votes[top[0]]:
+	case !trainFlagged && 2*d.Bad[options[win]] >= d.Votes[options[win]]:
 		d.Status = Flagged
 	default:
-		d.Label, d.Source, d.Status = top[0], "majority", Labelled
+		d.Label, d.Source, d.Status = options[win], "majority", Labelled
 	}
 }
