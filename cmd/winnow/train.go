@@ -17,7 +17,7 @@ type trainFlags struct {
 	features, labels, out, labelColumn, normalize string
 	classes, ignore                               []string
 	l1, l2                                        float64
-	cv                                            int
+	cv, maxIter                                   int
 	seed                                          int64
 }
 
@@ -60,6 +60,7 @@ Rows with an empty label, or a label outside --classes, are dropped and counted.
 	fl.StringSliceVar(&f.ignore, "ignore-columns", nil, "columns of a features CSV that are not features, e.g. id,date")
 	fl.IntVar(&f.cv, "cv", 0, "choose l1 and l2 from a grid by K-fold cross-validated log loss (0: use --l1 and --l2)")
 	fl.Int64Var(&f.seed, "seed", 1, "seed for the cross-validation folds")
+	fl.IntVar(&f.maxIter, "max-iter", 5000, "stop the solver after this many iterations (the model is then marked not converged)")
 	for _, name := range []string{"features", "labels", "output"} {
 		cmd.MarkFlagRequired(name)
 	}
@@ -68,10 +69,16 @@ Rows with an empty label, or a label outside --classes, are dropped and counted.
 
 func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	stderr := cmd.ErrOrStderr()
+	if err := firstError(penaltyFlag("--l1", f.l1), penaltyFlag("--l2", f.l2), intAtLeast("--max-iter", f.maxIter, 1)); err != nil {
+		return err
+	}
+	if f.cv < 0 || f.cv == 1 {
+		return usageError("--cv %d: must be 0 (no cross-validation) or a number of folds of at least 2", f.cv)
+	}
 	if err := refuseOverwrite(files{}.add("--features", f.features).add("--labels", f.labels), files{}.add("-o", f.out)); err != nil {
 		return err
 	}
-	set, err := dataset.Load(f.features, f.labels, dataset.Options{LabelColumn: f.labelColumn, Classes: f.classes, Ignore: f.ignore})
+	set, err := dataset.Load(f.features, f.labels, dataset.Options{LabelColumn: f.labelColumn, Classes: f.classes, Ignore: f.ignore, Float32: true})
 	if err != nil {
 		return err
 	}
@@ -88,10 +95,10 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		per[c] = counts[k]
 		desc = append(desc, fmt.Sprintf("%s %d", c, counts[k]))
 	}
-	n, d := set.X.Dims()
+	n, d := set.X32.Dims()
 	fmt.Fprintf(stderr, "train: %d rows x %d features; %s\n", n, d, strings.Join(desc, ", "))
 
-	params := linear.Params{L1: f.l1, L2: f.l2, Norm: f.normalize}
+	params := linear.Params{L1: f.l1, L2: f.l2, Norm: f.normalize, MaxIter: f.maxIter}
 	var cvResult any
 	if f.cv > 0 {
 		folds := f.cv
@@ -100,7 +107,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			folds = max(smallest, 2)
 			fmt.Fprintf(stderr, "train: the smallest class has %d rows; using %d folds instead of %d\n", smallest, folds, f.cv)
 		}
-		best, table, err := crossValidate(set, params, folds, f.seed)
+		best, table, err := crossValidate(cmd.Context(), set, params, folds, f.seed)
 		if err != nil {
 			return err
 		}
@@ -109,7 +116,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		fmt.Fprintf(stderr, "train: %d-fold cross-validation chose l1=%g l2=%g\n", folds, params.L1, params.L2)
 	}
 	start := time.Now()
-	m, err := linear.Fit(set.X, set.Y, len(set.Classes), params, nil)
+	m, err := linear.FitMatrix(cmd.Context(), set.X32, set.Y, len(set.Classes), params, nil)
 	if err != nil {
 		return err
 	}
@@ -131,5 +138,14 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		return err
 	}
 	fmt.Fprintf(stderr, "train: wrote %s\n", f.out)
+	return nil
+}
+
+// penaltyFlag refuses a penalty the objective cannot take: a negative one
+// makes it unbounded below, NaN or infinity meaningless.
+func penaltyFlag(flag string, v float64) error {
+	if linear.CheckPenalties(v, 0) != nil {
+		return usageError("%s %v: must be a finite number >= 0", flag, v)
+	}
 	return nil
 }

@@ -11,13 +11,18 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/winnowml/winnow/internal/featstore"
+	"github.com/winnowml/winnow/internal/linear"
 )
 
 // Set is labelled feature vectors ready for training or evaluation.
 type Set struct {
-	Paths   []string
-	X       *mat.Dense // one row per path
-	Y       []int      // index into Classes
+	Paths []string
+	X     *mat.Dense // one row per path; nil when Options.Float32 is set
+	// X32 holds the rows as float32 instead of X when Options.Float32 is
+	// set: the precision the feature files store, in half the memory, which
+	// linear.FitMatrix trains on without widening the whole matrix.
+	X32     *linear.Dense32
+	Y       []int // index into Classes
 	Classes []string
 	Meta    featstore.Meta
 	// Columns names X's columns (Features.Columns); FromCSV says whether
@@ -72,6 +77,8 @@ type Options struct {
 	// when set, are exactly the feature columns to read (a model's).
 	Ignore  []string
 	Columns []string
+	// Float32 fills Set.X32 instead of Set.X.
+	Float32 bool
 }
 
 // Load streams the feature file and keeps the labelled rows, so memory grows
@@ -124,10 +131,21 @@ func Load(featuresPath, labelsPath string, opt Options) (*Set, error) {
 	s.Columns, s.FromCSV = slices.Clone(feats.Columns()), feats.CSV()
 	dim := feats.Dim()
 	found := map[string]bool{}
+	// Every wanted path must be found (a missing one is an error below), so
+	// len(want) rows is the size: allocating it once avoids append's
+	// regrowth, which briefly holds the old and the new array (2.25 times
+	// the data at the end).
 	var data []float64
+	var data32 []float32
+	if opt.Float32 {
+		data32 = make([]float32, 0, len(want)*dim)
+	} else {
+		data = make([]float64, 0, len(want)*dim)
+	}
 	var bad []string
+	next := batched(feats, dim)
 	for {
-		p, vec, err := feats.Next()
+		p, vec, err := next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -150,8 +168,12 @@ func Load(featuresPath, labelsPath string, opt Options) (*Set, error) {
 			bad = append(bad, fmt.Sprintf("%s (feature %d is %g)", p, i, vec[i]))
 			continue
 		}
-		for _, v := range vec {
-			data = append(data, float64(v))
+		if opt.Float32 {
+			data32 = append(data32, vec...)
+		} else {
+			for _, v := range vec {
+				data = append(data, float64(v))
+			}
 		}
 		s.Paths = append(s.Paths, p)
 		s.Y = append(s.Y, k)
@@ -171,8 +193,46 @@ func Load(featuresPath, labelsPath string, opt Options) (*Set, error) {
 	if len(s.Paths) == 0 {
 		return nil, fmt.Errorf("no labelled rows: %s and %s share no usable path", featuresPath, labelsPath)
 	}
-	s.X = mat.NewDense(len(s.Paths), dim, data)
+	if opt.Float32 {
+		s.X32 = linear.NewDense32(len(s.Paths), dim, data32)
+	} else {
+		s.X = mat.NewDense(len(s.Paths), dim, data)
+	}
 	return s, nil
+}
+
+// batched returns feats.Next, or for a Parquet file a reader of the same
+// rows through one reused batch: Next allocates fresh vectors for every 256
+// rows, and on a large file that garbage (as much as the matrix being
+// built) lets the heap grow to twice the matrix before the collector runs.
+func batched(feats Features, dim int) func() (string, []float32, error) {
+	br, ok := feats.(interface {
+		ReadBatch([]featstore.Row) (int, error)
+	})
+	if !ok {
+		return feats.Next
+	}
+	batch := make([]featstore.Row, 256)
+	block := make([]float32, len(batch)*dim)
+	for i := range batch {
+		batch[i].Features = block[i*dim : (i+1)*dim : (i+1)*dim]
+	}
+	pos, n := 0, 0
+	return func() (string, []float32, error) {
+		if pos == n {
+			k, err := br.ReadBatch(batch)
+			if err != nil {
+				return "", nil, err
+			}
+			if k == 0 {
+				return "", nil, io.EOF
+			}
+			pos, n = 0, k
+		}
+		r := &batch[pos]
+		pos++
+		return r.Path, r.Features, nil
+	}
 }
 
 // Counts returns the number of rows of each class.

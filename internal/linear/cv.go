@@ -1,6 +1,7 @@
 package linear
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -44,7 +45,15 @@ type CVResult struct {
 // inputs. p supplies normalisation, iteration limits, tolerances and
 // weights; its L1/L2 are ignored. Ties go to the stronger penalty.
 func CV(X mat.Matrix, y []int, k int, folds int, grid []Pair, seed uint64, p Params) (*CVResult, error) {
-	n, d := X.Dims()
+	return CVMatrix(context.Background(), AsMatrix(X), y, k, folds, grid, seed, p)
+}
+
+// CVMatrix is CV on any feature storage, stopping with ctx's error once ctx
+// is done (checked between fits and inside each one). The folds are views
+// of X's rows, never copies, so cross-validation needs no more memory than
+// one fit.
+func CVMatrix(ctx context.Context, X Matrix, y []int, k int, folds int, grid []Pair, seed uint64, p Params) (*CVResult, error) {
+	n, _ := X.Dims()
 	if len(y) != n {
 		return nil, fmt.Errorf("linear: %d labels for %d rows", len(y), n)
 	}
@@ -88,8 +97,8 @@ func CV(X mat.Matrix, y []int, k int, folds int, grid []Pair, seed uint64, p Par
 				tr = append(tr, i)
 			}
 		}
-		Xtr, ytr, wtr := subset(X, y, p.Weights, tr, d)
-		Xte, yte, wte := subset(X, y, p.Weights, te, d)
+		Xtr, ytr, wtr := subset(X, y, p.Weights, tr)
+		Xte, yte, wte := subset(X, y, p.Weights, te)
 		wsum := float64(len(te))
 		if wte != nil {
 			wsum = 0
@@ -102,11 +111,17 @@ func CV(X mat.Matrix, y []int, k int, folds int, grid []Pair, seed uint64, p Par
 		for _, g := range order {
 			q := p
 			q.L1, q.L2, q.Weights = grid[g].L1, grid[g].L2, wtr
-			m, err := Fit(Xtr, ytr, k, q, warm)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			m, err := FitMatrix(ctx, Xtr, ytr, k, q, warm)
 			if err != nil {
+				if ctx.Err() != nil {
+					return nil, err
+				}
 				return nil, fmt.Errorf("linear: fold %d, l1=%g l2=%g: %w", f, q.L1, q.L2, err)
 			}
-			ll, err := m.LogLoss(Xte, yte, wte)
+			ll, err := m.logLoss(Xte, yte, wte)
 			if err != nil {
 				return nil, err
 			}
@@ -168,21 +183,17 @@ func stratify(y []int, k, folds int, seed uint64) ([]int, error) {
 	return fold, nil
 }
 
-func subset(X mat.Matrix, y []int, w []float64, idx []int, d int) (*mat.Dense, []int, []float64) {
-	out := mat.NewDense(len(idx), d, nil)
+func subset(X Matrix, y []int, w []float64, idx []int) (Matrix, []int, []float64) {
 	ys := make([]int, len(idx))
 	var ws []float64
 	if w != nil {
 		ws = make([]float64, len(idx))
 	}
 	for r, i := range idx {
-		for j := 0; j < d; j++ {
-			out.Set(r, j, X.At(i, j))
-		}
 		ys[r] = y[i]
 		if w != nil {
 			ws[r] = w[i]
 		}
 	}
-	return out, ys, ws
+	return rowSubset{m: X, idx: idx}, ys, ws
 }

@@ -8,16 +8,20 @@
 // regression). The loss is a sum over rows, not a mean, so the same l1, l2
 // regularise less as the training set grows.
 //
-// Features arrive as gonum float64 matrices. winnow stores them as float32;
-// the caller widens them once, and Fit copies them once more into the
-// normalised row-major layout the solver works on. Everything inside is
-// float64: the convergence tolerances (relative objective change 1e-9) are
-// below float32 resolution.
+// Features arrive as any Matrix: winnow's train keeps them in the float32
+// they are stored in (Dense32), other callers pass gonum float64 matrices.
+// Nothing makes a normalised float64 copy: the products widen, normalise
+// and centre a tile of rows or columns at a time, so a fit needs the
+// features once plus O(n·k + k·d) working memory. Every sum is float64: the
+// convergence tolerances (relative objective change 1e-9) are below float32
+// resolution.
 package linear
 
 import (
+	"context"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -95,24 +99,43 @@ func (m *Model) D() int { return len(m.Norm.Scale) }
 // so a warm model fitted under a different normalisation (e.g. on fewer
 // rows) is still a good start.
 func Fit(X mat.Matrix, y []int, k int, p Params, warm *Model) (*Model, error) {
+	return FitMatrix(context.Background(), AsMatrix(X), y, k, p, warm)
+}
+
+// FitMatrix is Fit on any feature storage (a Dense32 keeps train's features
+// in float32) that stops, returning ctx's error, once ctx is done: it checks
+// every solver iteration and every tile of the products, so even an
+// iteration over gigabytes of features is cut short.
+func FitMatrix(ctx context.Context, X Matrix, y []int, k int, p Params, warm *Model) (*Model, error) {
 	start := time.Now()
 	p = p.withDefaults()
 	n, d := X.Dims()
 	if n == 0 {
 		return nil, fmt.Errorf("linear: no training rows")
 	}
-	nz, err := FitNormalization(p.Norm, X)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	prob, err := newProblem(X, y, k, p.Weights, p.L1, p.L2)
 	if err != nil {
 		return nil, err
 	}
-	prob, err := newProblem(nz.applyMatrix(X), n, d, y, k, p.Weights, p.L1, p.L2)
+	var stop atomic.Bool
+	defer context.AfterFunc(ctx, func() { stop.Store(true) })()
+	prob.stop = &stop
+	nz, err := fitNormalization(p.Norm, X)
 	if err != nil {
 		return nil, err
 	}
-	for i, v := range prob.x {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("linear: non-finite feature in row %d column %d", i/d, i%d)
-		}
+	prob.off, prob.scale = nz.Offset, nz.Scale
+	// The solver works on column-centred features with shifted intercepts
+	// b' = b + W mu. This is an exact change of variables (the penalties
+	// only see W), but it removes the dominant eigenvalue of XᵀX that
+	// non-negative features (ReLU embeddings, pixel-like data) have along
+	// their mean, which otherwise makes the problem badly conditioned.
+	mu, err := prob.columnMeans()
+	if err != nil {
+		return nil, err
 	}
 	cw := prob.classWeights()
 	for c, w := range cw {
@@ -130,12 +153,7 @@ func Fit(X mat.Matrix, y []int, k int, p Params, warm *Model) (*Model, error) {
 	} else {
 		copy(theta[k*d:], interceptOnly(cw))
 	}
-	// The solver works on column-centred features with shifted intercepts
-	// b' = b + W mu. This is an exact change of variables (the penalties
-	// only see W), but it removes the dominant eigenvalue of XᵀX that
-	// non-negative features (ReLU embeddings, pixel-like data) have along
-	// their mean, which otherwise makes the problem badly conditioned.
-	mu := centre(prob.x, n, d)
+	prob.mu = mu
 	shiftIntercepts(theta, mu, k, d, +1)
 	res := prob.solve(theta, p.MaxIter, p.Tol, p.KKTTol)
 	// Report the objective freshly computed, not the solver's running
@@ -145,6 +163,10 @@ func Fit(X mat.Matrix, y []int, k int, p Params, warm *Model) (*Model, error) {
 	prob.margins(theta[:k*d], z)
 	sq, abs := prob.penalty(theta[:k*d])
 	obj := prob.loss(z, theta[k*d:], nil) + sq + abs
+	// A cancelled product left garbage behind: never return it as a model.
+	if stop.Load() {
+		return nil, context.Cause(ctx)
+	}
 	shiftIntercepts(theta, mu, k, d, -1)
 
 	m := &Model{Norm: nz, L1: p.L1, L2: p.L2, W: make([][]float64, k), B: make([]float64, k)}
@@ -172,20 +194,30 @@ func Fit(X mat.Matrix, y []int, k int, p Params, warm *Model) (*Model, error) {
 	return m, nil
 }
 
-// centre subtracts the column means from the n×d row-major x in place and
-// returns them.
-func centre(x []float64, n, d int) []float64 {
+// columnMeans returns the means of the normalised columns, in one pass that
+// also refuses non-finite values (a finite raw value can still normalise to
+// an infinite one, e.g. 1e308 under standard scaling).
+func (p *problem) columnMeans() ([]float64, error) {
+	n, d := p.n, p.d
 	mu := make([]float64, d)
-	for i := 0; i < n; i++ {
-		axpy(1, x[i*d:(i+1)*d], mu)
+	buf := make([]float64, tileRows*d)
+	for i0 := 0; i0 < n; i0 += tileRows {
+		i1 := min(i0+tileRows, n)
+		x := p.tile(buf, i0, i1, 0, d)
+		for r := 0; r < i1-i0; r++ {
+			row := x[r*d : (r+1)*d]
+			for j, v := range row {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return nil, fmt.Errorf("linear: non-finite feature in row %d column %d", i0+r, j)
+				}
+			}
+			axpy(1, row, mu)
+		}
 	}
 	for j := range mu {
 		mu[j] /= float64(n)
 	}
-	for i := 0; i < n; i++ {
-		axpy(-1, mu, x[i*d:(i+1)*d])
-	}
-	return mu
+	return mu, nil
 }
 
 // shiftIntercepts adds sign * W mu to the intercepts in theta.
@@ -233,14 +265,19 @@ func (m *Model) Predict(x []float64, dst []float64) []float64 {
 // LogLoss returns the weighted mean of -log p(y_i | x_i) over the rows of
 // X (raw features); weights may be nil.
 func (m *Model) LogLoss(X mat.Matrix, y []int, weights []float64) (float64, error) {
+	return m.logLoss(AsMatrix(X), y, weights)
+}
+
+func (m *Model) logLoss(X Matrix, y []int, weights []float64) (float64, error) {
 	n, d := X.Dims()
 	if d != m.D() {
 		return 0, fmt.Errorf("linear: model has %d features, X has %d", m.D(), d)
 	}
-	prob, err := newProblem(m.Norm.applyMatrix(X), n, d, y, m.K(), weights, 0, 0)
+	prob, err := newProblem(X, y, m.K(), weights, 0, 0)
 	if err != nil {
 		return 0, err
 	}
+	prob.off, prob.scale = m.Norm.Offset, m.Norm.Scale
 	z := make([]float64, n*m.K())
 	prob.margins(m.flatW(), z)
 	total := 0.0

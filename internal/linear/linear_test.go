@@ -72,7 +72,7 @@ func smoothGradient(t *testing.T, m *Model, X mat.Matrix, y []int, p Params) (gw
 	t.Helper()
 	n, d := X.Dims()
 	k := m.K()
-	prob, err := newProblem(m.Norm.applyMatrix(X), n, d, y, k, p.Weights, p.L1, p.L2)
+	prob, err := newProblem(AsMatrix(normalised(m, X)), y, k, p.Weights, p.L1, p.L2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestGradientMatchesFiniteDifferences(t *testing.T) {
 		wt[i] = 0.5 + rng.Float64()
 	}
 	nz, _ := FitNormalization(NormAuto, X)
-	prob, err := newProblem(nz.applyMatrix(X), n, d, y, k, wt, 0, 0.3)
+	prob, err := newProblem(AsMatrix(mat.NewDense(n, d, nz.applyMatrix(X))), y, k, wt, 0, 0.3)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,24 +3,33 @@ package linear
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 )
 
-// problem is the solver's view of a data set: already normalised features
-// in one row-major n×d slice (so both products below are single level-3
-// GEMMs), class labels, optional observation weights and the penalties.
+// problem is the solver's view of a data set: the caller's raw features,
+// normalised and centred tile by tile as the products read them, as
+// (x - off) * scale - mu (nil off/scale/mu mean none), class labels,
+// optional observation weights and the penalties. Nothing of size n×d is
+// ever allocated here: the features stay in whatever storage the caller has
+// (float32 for train), which is what bounds train's memory.
 type problem struct {
-	n, d, k int
-	x       []float64 // n×d, row-major
-	y       []int
-	wt      []float64 // nil means all ones
-	l1, l2  float64
+	n, d, k    int
+	x          Matrix
+	off, scale []float64
+	mu         []float64
+	y          []int
+	wt         []float64 // nil means all ones
+	l1, l2     float64
+
+	stop *atomic.Bool // set when the fit's context ends
+	bufs [][]float64  // one tile buffer per worker
+	col  []float64
 }
 
-func newProblem(x []float64, n, d int, y []int, k int, wt []float64, l1, l2 float64) (*problem, error) {
+func newProblem(x Matrix, y []int, k int, wt []float64, l1, l2 float64) (*problem, error) {
+	n, d := x.Dims()
 	if len(y) != n {
 		return nil, fmt.Errorf("linear: %d labels for %d rows", len(y), n)
 	}
@@ -30,8 +39,8 @@ func newProblem(x []float64, n, d int, y []int, k int, wt []float64, l1, l2 floa
 	if wt != nil && len(wt) != n {
 		return nil, fmt.Errorf("linear: %d weights for %d rows", len(wt), n)
 	}
-	if l1 < 0 || l2 < 0 || math.IsNaN(l1) || math.IsNaN(l2) || math.IsInf(l1, 0) || math.IsInf(l2, 0) {
-		return nil, fmt.Errorf("linear: penalties must be finite and >= 0 (l1=%g, l2=%g)", l1, l2)
+	if err := CheckPenalties(l1, l2); err != nil {
+		return nil, err
 	}
 	for i, c := range y {
 		if c < 0 || c >= k {
@@ -44,6 +53,15 @@ func newProblem(x []float64, n, d int, y []int, k int, wt []float64, l1, l2 floa
 		}
 	}
 	return &problem{n: n, d: d, k: k, x: x, y: y, wt: wt, l1: l1, l2: l2}, nil
+}
+
+// CheckPenalties reports penalties outside [0, +inf): a negative one makes
+// the objective unbounded below, a NaN or infinite one makes it meaningless.
+func CheckPenalties(l1, l2 float64) error {
+	if l1 < 0 || l2 < 0 || math.IsNaN(l1) || math.IsNaN(l2) || math.IsInf(l1, 0) || math.IsInf(l2, 0) {
+		return fmt.Errorf("linear: penalties must be finite and >= 0 (l1=%g, l2=%g)", l1, l2)
+	}
+	return nil
 }
 
 func (p *problem) weight(i int) float64 {
@@ -60,18 +78,6 @@ func (p *problem) classWeights() []float64 {
 		cw[c] += p.weight(i)
 	}
 	return cw
-}
-
-// margins computes Z = X Wᵀ (n×k) for the k×d weights w.
-func (p *problem) margins(w, z []float64) {
-	if p.d == 0 {
-		clear(z)
-		return
-	}
-	blas64.Gemm(blas.NoTrans, blas.Trans, 1,
-		blas64.General{Rows: p.n, Cols: p.d, Stride: p.d, Data: p.x},
-		blas64.General{Rows: p.k, Cols: p.d, Stride: p.d, Data: w},
-		0, blas64.General{Rows: p.n, Cols: p.k, Stride: p.k, Data: z})
 }
 
 // loss returns sum_i wt_i * -log softmax(z_i + b)_{y_i}. If r is not nil it
@@ -112,11 +118,10 @@ func (p *problem) loss(z, b, r []float64) float64 {
 func (p *problem) gradient(theta, r, g []float64) {
 	kd := p.k * p.d
 	gw, gb := g[:kd], g[kd:]
-	if p.d > 0 {
-		blas64.Gemm(blas.Trans, blas.NoTrans, 1,
-			blas64.General{Rows: p.n, Cols: p.k, Stride: p.k, Data: r},
-			blas64.General{Rows: p.n, Cols: p.d, Stride: p.d, Data: p.x},
-			0, blas64.General{Rows: p.k, Cols: p.d, Stride: p.d, Data: gw})
+	if p.n == 0 {
+		clear(gw)
+	} else {
+		p.gradientW(r, gw)
 	}
 	for j, w := range theta[:kd] {
 		gw[j] += p.l2 * w
@@ -152,8 +157,7 @@ func Objective(X mat.Matrix, y []int, W [][]float64, b []float64, p Params) (flo
 	if len(W) != k {
 		return 0, fmt.Errorf("linear: W has %d rows, b has %d", len(W), k)
 	}
-	none := Normalization{Kind: NormNone, Offset: make([]float64, d), Scale: ones(d)}
-	prob, err := newProblem(none.applyMatrix(X), n, d, y, k, p.Weights, p.L1, p.L2)
+	prob, err := newProblem(AsMatrix(X), y, k, p.Weights, p.L1, p.L2)
 	if err != nil {
 		return 0, err
 	}

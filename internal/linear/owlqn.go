@@ -50,6 +50,7 @@ const (
 type solveResult struct {
 	iters     int
 	converged bool
+	cancelled bool
 	kkt       float64 // max-norm of the minimum-norm subgradient
 	kktScale  float64 // the scale kkt is judged against
 }
@@ -162,6 +163,10 @@ func (p *problem) solve(theta []float64, maxIter int, tol, kktTol float64) solve
 	}
 
 	for it := 1; it <= maxIter; it++ {
+		if p.cancelled() {
+			res.cancelled = true
+			break
+		}
 		res.iters = it
 		// Two-loop recursion: dir = -H pg.
 		for j, v := range pg {
@@ -319,19 +324,24 @@ func (p *problem) solve(theta []float64, maxIter int, tol, kktTol float64) solve
 
 // unproject corrects zNew = Z + step·X Dᵀ for the weights that the orthant
 // projection set to zero instead of theta+step·dir: a rank-one column update
-// each, cheaper than a fresh GEMM while few weights cross zero.
+// each, cheaper than a fresh GEMM while few weights cross zero. A column is
+// read once for all the classes whose weight on it was projected.
 func (p *problem) unproject(theta, thNew, dir []float64, step float64, zNew []float64) {
 	k, d := p.k, p.d
-	for c := 0; c < k; c++ {
-		for j := 0; j < d; j++ {
+	for j := 0; j < d; j++ {
+		var col []float64
+		for c := 0; c < k; c++ {
 			idx := c*d + j
 			full := theta[idx] + step*dir[idx]
 			if thNew[idx] == full {
 				continue
 			}
+			if col == nil {
+				col = p.column(j)
+			}
 			delta := thNew[idx] - full
-			for i := 0; i < p.n; i++ {
-				zNew[i*k+c] += delta * p.x[i*d+j]
+			for i, v := range col {
+				zNew[i*k+c] += delta * v
 			}
 		}
 	}
