@@ -4,9 +4,14 @@ GO      ?= go
 DEPS    := .deps
 ORT_LIB := $(DEPS)/onnxruntime/libonnxruntime.so.1
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+# The binary looks for libjpeg beside itself first (../lib/winnow, where
+# make install puts a copy), so an installed tree can be copied to another
+# machine of the same kind.
+LDFLAGS := -X main.version=$(VERSION) -linkmode external -extldflags '-Wl,-rpath,\$$ORIGIN/../lib/winnow'
+PREFIX  ?= /usr/local
+DIST    := winnow-$(VERSION)-linux-$(shell uname -m)
 
-.PHONY: all deps build test bench demo clean
+.PHONY: all deps build test bench demo clean install dist
 
 all: build
 
@@ -84,3 +89,14 @@ demo: build
 
 clean:
 	rm -rf bin demo-out
+
+# An install that travels: bin/winnow, ONNX Runtime and libjpeg in
+# lib/winnow, the built-in backbones in share/winnow/backbones; winnow finds
+# them relative to itself, so the tree can be moved or copied as a whole.
+install: build
+	scripts/install-tree.sh "$(DESTDIR)$(PREFIX)"
+
+dist: build
+	@rm -rf bin/$(DIST) && scripts/install-tree.sh bin/$(DIST)
+	tar -C bin -czf bin/$(DIST).tar.gz $(DIST) && rm -rf bin/$(DIST)
+	@echo "wrote bin/$(DIST).tar.gz"

@@ -29,11 +29,11 @@ func TestOutputNamingAnInputIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(p("lab.csv"), labels, 0o644)
-	os.WriteFile(p("ex.csv"), []byte("path\nbag/00100.png\n"), 0o644)
+	os.WriteFile(p("ex.csv"), []byte("path\nbag/00018.png\n"), 0o644)
 	mustRun("train", "--features", p("f.parquet"), "--labels", p("lab.csv"), "-o", p("model.json"))
 	os.Symlink(p("f.parquet"), p("link.parquet"))
 	os.Link(p("lab.csv"), p("hardlink.csv"))
-	os.WriteFile(p("list.txt"), []byte(filepath.Join(images, "bag/00100.png")+"\n"), 0o644)
+	os.WriteFile(p("list.txt"), []byte(filepath.Join(images, "bag/00018.png")+"\n"), 0o644)
 
 	cases := []struct {
 		name  string
@@ -55,7 +55,7 @@ func TestOutputNamingAnInputIsRefused(t *testing.T) {
 		{"features export -o itself", []string{"features", "export", p("f.parquet"), "-o", p("f.parquet")}, []string{"-o", "FEATURES"}},
 		{"featurize --errors features", []string{"featurize", images, "-o", p("f.parquet"), "--errors", p("f.parquet"), "--model", "pixels:28x28:gray", "-q"}, []string{"-o", "--errors"}},
 		{"featurize -o its manifest", []string{"featurize", p("list.txt"), "-o", p("list.txt"), "--model", "pixels:28x28:gray", "-q"}, []string{"-o", "SOURCE"}},
-		{"featurize -o an image", []string{"featurize", p("list.txt"), "-o", filepath.Join(images, "bag/00100.png"), "--model", "pixels:28x28:gray", "-q"}, []string{"-o", "SOURCE"}},
+		{"featurize -o an image", []string{"featurize", p("list.txt"), "-o", filepath.Join(images, "bag/00018.png"), "--model", "pixels:28x28:gray", "-q"}, []string{"-o", "SOURCE"}},
 		{"simulate --out over labels", []string{"simulate", "--features", p("f.parquet"), "--labels", p("rounds.csv"), "--out", w}, []string{"--out", "--labels"}},
 	}
 	os.WriteFile(p("rounds.csv"), labels, 0o644)

@@ -114,7 +114,9 @@ func BackbonesDir() (string, []string) {
 	}
 	if exe, err := os.Executable(); err == nil {
 		if exe, err = filepath.EvalSymlinks(exe); err == nil {
-			cands = append(cands, filepath.Join(filepath.Dir(exe), "..", ".deps", "backbones"))
+			// An installed tree (make install, make dist), then a checkout.
+			cands = append(cands, filepath.Join(filepath.Dir(exe), "..", "share", "winnow", "backbones"),
+				filepath.Join(filepath.Dir(exe), "..", ".deps", "backbones"))
 		}
 	}
 	if wd, err := os.Getwd(); err == nil {

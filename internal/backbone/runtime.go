@@ -88,6 +88,7 @@ func FindLibrary(explicit string) (string, []string, error) {
 			dir := filepath.Dir(exe)
 			candidates = append(candidates,
 				[2]string{filepath.Join(dir, LibName), "next to the executable"},
+				[2]string{filepath.Join(dir, "..", "lib", "winnow", LibName), "installed beside the executable"},
 				[2]string{filepath.Join(dir, "..", ".deps", "onnxruntime", LibName), "deps folder beside the executable"})
 		}
 	}
