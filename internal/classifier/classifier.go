@@ -5,6 +5,7 @@ package classifier
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -46,16 +47,16 @@ type Training struct {
 
 // File is a saved model.
 type File struct {
-	Format   string        `json:"format"`
-	Winnow   string        `json:"winnow_version"`
-	Created  time.Time     `json:"created"`
-	Backbone Backbone `json:"backbone"`
+	Format   string    `json:"format"`
+	Winnow   string    `json:"winnow_version"`
+	Created  time.Time `json:"created"`
+	Backbone Backbone  `json:"backbone"`
 	// FeatureColumns are the CSV header names the model was trained on, in
 	// the model's order; empty for a model trained on Parquet, whose
 	// columns are featurize's f0..f{D-1}.
 	FeatureColumns []string      `json:"feature_columns,omitempty"`
 	Model          *linear.Model `json:"model"`
-	Training Training      `json:"training"`
+	Training       Training      `json:"training"`
 }
 
 // Save writes the model atomically (temporary file, fsync, rename).
@@ -81,19 +82,42 @@ func Load(path string) (*File, error) {
 	if f.Format != Format {
 		return nil, fmt.Errorf("%s: format %q, this winnow reads %q", path, f.Format, Format)
 	}
-	m := f.Model
-	if m == nil || m.K() < 2 || len(m.Classes) != m.K() || len(m.W) != m.K() || m.D() != f.Backbone.Dim {
-		return nil, fmt.Errorf("%s: inconsistent model (classes, weights and dimension disagree)", path)
-	}
-	for _, row := range m.W {
-		if len(row) != m.D() {
-			return nil, fmt.Errorf("%s: inconsistent model (weight rows of different lengths)", path)
-		}
-	}
-	if n := len(f.FeatureColumns); n > 0 && n != m.D() {
-		return nil, fmt.Errorf("%s: inconsistent model (%d feature column names for %d weights per class)", path, n, m.D())
+	if err := f.validate(); err != nil {
+		return nil, fmt.Errorf("%s: not a usable model: %w", path, err)
 	}
 	return &f, nil
+}
+
+// validate checks what a hand-edited or damaged file could get wrong: a
+// model that loads is one whose predictions are finite probabilities.
+func (f *File) validate() error {
+	m := f.Model
+	if m == nil {
+		return errors.New("no \"model\"")
+	}
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	if len(m.Classes) != m.K() {
+		return fmt.Errorf("%d class names for %d classes", len(m.Classes), m.K())
+	}
+	seen := map[string]bool{}
+	for _, c := range m.Classes {
+		if c == "" {
+			return errors.New("a class name is empty")
+		}
+		if seen[c] {
+			return fmt.Errorf("class %q appears twice", c)
+		}
+		seen[c] = true
+	}
+	if m.D() != f.Backbone.Dim {
+		return fmt.Errorf("%d weights per class, the backbone's dimension is %d", m.D(), f.Backbone.Dim)
+	}
+	if n := len(f.FeatureColumns); n > 0 && n != m.D() {
+		return fmt.Errorf("%d feature column names for %d weights per class", n, m.D())
+	}
+	return nil
 }
 
 // Check refuses features that the model cannot have been trained for.
