@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,24 +24,33 @@ func newSimulateCmd() *cobra.Command {
 	var seed int64
 	cmd := &cobra.Command{
 		Use:   "simulate --features F --labels ORACLE.csv --out DIR",
-		Short: "Replay active learning against known labels: strategies vs random, learning curves, p-values",
+		Short: "Replay active learning against known labels: strategies vs random, paired over draws, learning curves, p-values",
 		Long: `simulate replays active learning with labels you already have, to see whether a
 query strategy would have saved labelling work on your data.
 
-Protocol: the test set (--test, or a stratified --test-fraction) and the initial
-labelled set (--initial, or --initial-per-class random rows of each class) are
-fixed and shared by every strategy. Round 0 fits a model on the initial set,
-scores it on the test set and picks a batch of --batch rows from the pool; the
-oracle's labels for that batch are added, and round 1 fits, scores and picks
-again, up to --rounds. A queried row whose oracle label is missing or outside
---classes counts as queried and leaves the pool, but never trains.
+Protocol: round 0 fits a model on the initial labelled set, scores it on the test
+set and picks a batch of --batch rows from the pool; the oracle's labels for that
+batch are added, and round 1 fits, scores and picks again, up to --rounds. A
+queried row whose oracle label is missing or outside --classes counts as asked
+and leaves the pool, but never trains. Test rows are never in the pool.
 
-random is replayed --repeats times: the spread gives its learning curve a band,
-and its final scores are the Monte Carlo null for the other strategies'
-p-values. A "full" model trained on every usable pool label is the ceiling.
+Paired draws: --repeats R draws R times the test split (unless --test is given),
+the initial set (unless --initial is given: else --initial-per-class rows of each
+class) and the seed of random's picks, badge's and committee's sampling and all
+tie-breaking; every strategy runs on every draw, so each draw gives a paired
+difference, strategy minus random. The report gives per strategy and round the
+mean and 90% band over draws; per strategy, the mean paired difference at the
+final round and in area under the learning curve, with a two-sided sign-flip
+permutation p-value (exact up to 20 draws, else Monte Carlo with a fixed seed);
+and the labels asked (initial + queried, NA included) to reach 95% and 99% of the
+accuracy of a "full" model trained on every usable label outside the test set.
+With both --test and --initial given, least-confidence, margin, entropy and
+coreset would repeat one trajectory on every draw (the seed only orders exactly
+equal scores), so they run once, paired with every draw of the others. Draws run
+in parallel on all cores; results do not depend on scheduling.
 
 Writes DIR/report.html (self-contained), DIR/rounds.csv (one row per strategy,
-repeat and round) and DIR/summary.json.`,
+repeat and round) and DIR/summary.json, all three or none.`,
 		Example: `  winnow simulate --features pool.parquet --labels oracle.csv --out sim/ \
       --initial-per-class 2 --batch 20 --rounds 10 --strategies entropy,margin,least-confidence,random`,
 		Args: cobra.NoArgs,
@@ -48,8 +58,8 @@ repeat and round) and DIR/summary.json.`,
 			cfg.Strategies = splitList(strategies)
 			cfg.Seed = uint64(seed)
 			cfg.Log = cmd.ErrOrStderr()
-			if len(cfg.Strategies) == 0 {
-				return fmt.Errorf("--strategies is empty; valid: %s", strings.Join(query.Names(), ", "))
+			if err := cfg.Validate(); err != nil {
+				return err
 			}
 			if cmd.Flags().Changed("test") && cmd.Flags().Changed("test-fraction") {
 				return fmt.Errorf("give --test or --test-fraction, not both")
@@ -112,17 +122,17 @@ repeat and round) and DIR/summary.json.`,
 	fl.StringSliceVar(&cfg.Classes, "classes", nil, "class names in order; other labels count as missing (NA)")
 	fl.StringVarP(&out, "out", "o", "", "folder for report.html, rounds.csv and summary.json (required)")
 	fl.StringVar(&cfg.Test, "test", "", "CSV of test paths (default: --test-fraction of the labelled rows)")
-	fl.Float64Var(&cfg.TestFraction, "test-fraction", 0.25, "share of each class held out for testing")
+	fl.Float64Var(&cfg.TestFraction, "test-fraction", 0.25, "share of each class held out for testing, in (0, 1), redrawn per draw")
 	fl.StringVar(&cfg.Initial, "initial", "", "CSV of initially labelled paths (default: --initial-per-class)")
-	fl.IntVar(&cfg.InitialPerClass, "initial-per-class", 6, "random rows of each class labelled at the start")
-	fl.IntVar(&cfg.Batch, "batch", 8, "rows queried per round")
-	fl.IntVar(&cfg.Rounds, "rounds", 10, "rounds of query, label, refit")
+	fl.IntVar(&cfg.InitialPerClass, "initial-per-class", 6, "random rows of each class labelled at the start (>= 1), redrawn per draw")
+	fl.IntVar(&cfg.Batch, "batch", 8, "rows queried per round (>= 1)")
+	fl.IntVar(&cfg.Rounds, "rounds", 10, "rounds of query, label, refit (>= 1)")
 	fl.StringVar(&strategies, "strategies", "entropy,least-confidence,margin,random", "strategies to compare: "+strings.Join(query.Names(), ", "))
-	fl.IntVar(&cfg.Repeats, "repeats", 20, "replays of random (its band and the p-values' null distribution)")
-	fl.Int64Var(&seed, "seed", 1, "seed for the splits, random picks and tie-breaking")
-	fl.IntVar(&cfg.Candidates, "candidates", 2000, "coreset and badge consider this many most uncertain rows (0: all)")
-	fl.Float64Var(&cfg.Params.L1, "l1", 0.01, "L1 penalty, as in train")
-	fl.Float64Var(&cfg.Params.L2, "l2", 0.01, "L2 penalty, as in train")
+	fl.IntVar(&cfg.Repeats, "repeats", 20, "draws of test split, initial set and seed; every strategy runs on each (>= 1)")
+	fl.Int64Var(&seed, "seed", 1, "seed of the draws (splits, random picks, sampling, tie-breaking)")
+	fl.IntVar(&cfg.Candidates, "candidates", 2000, "coreset and badge consider this many most uncertain rows (0: all; >= 0)")
+	fl.Float64Var(&cfg.Params.L1, "l1", 0.01, "L1 penalty, as in train (finite, >= 0)")
+	fl.Float64Var(&cfg.Params.L2, "l2", 0.01, "L2 penalty, as in train (finite, >= 0)")
 	fl.StringVar(&cfg.Params.Norm, "normalize", linear.NormAuto, "feature scaling, as in train: auto, standard, none")
 	for _, name := range []string{"features", "labels", "out"} {
 		cmd.MarkFlagRequired(name)
@@ -144,27 +154,51 @@ func splitList(s string) []string {
 	return out
 }
 
-// printSimSummary prints the headline table: final scores, p-values and
-// labels to target, strategy by strategy.
+// printSimSummary prints the headline table: final scores (means over
+// draws), the paired difference from random at the final round and in area
+// under the accuracy curve with their p-values, and the median labels asked
+// to reach 95% and 99% of the full model's accuracy.
 func printSimSummary(cmd *cobra.Command, res *sim.Result) {
 	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "%-18s %8s %9s %8s %9s %9s %9s\n", "strategy", "labels", "accuracy", "p", "macroAUC", "to 95%", "to 99%")
-	for _, c := range res.Curves() {
+	fmt.Fprintf(w, "%-17s %5s %7s %7s %8s %8s %6s %8s %6s %8s %8s\n", "strategy", "draws", "labels", "trained", "accuracy",
+		"vs rand", "p", "area vs", "p", "to 95%", "to 99%")
+	for _, c := range res.Curves {
 		last := len(c.NTrain) - 1
-		p := "-"
-		if ps, ok := res.PValues[c.Strategy]; ok {
-			p = fmt.Sprintf("%.3f", ps["accuracy"])
+		diff, p, adiff, ap := "", "", "", ""
+		if cmp, ok := res.Comparisons[c.Strategy]; ok {
+			diff, p = fmtDiff(cmp.Final["accuracy"]), fmtPValue(cmp.Final["accuracy"])
+			adiff, ap = fmtDiff(cmp.AULC["accuracy"]), fmtPValue(cmp.AULC["accuracy"])
 		}
 		t := res.LabelsToTarget[c.Strategy]
-		fmt.Fprintf(w, "%-18s %8.0f %9.4f %8s %9.4f %9s %9s\n", c.Strategy, c.NTrain[last], c.Mean["accuracy"][last], p,
-			c.Mean["macro_auc"][last], reached(t, "95%"), reached(t, "99%"))
+		fmt.Fprintf(w, "%-17s %5d %7.0f %7.1f %8.4f %8s %6s %8s %6s %8s %8s\n", c.Strategy, c.Replays, c.NAsked[last], c.NTrain[last],
+			c.Mean["accuracy"][last], diff, p, adiff, ap, reached(t["95%"]), reached(t["99%"]))
 	}
-	fmt.Fprintf(w, "%-18s %8d %9.4f %8s %9.4f\n", "full model", res.Full.NTrain, res.Full.Report.Accuracy, "", res.Full.Report.MacroAUC)
+	fmt.Fprintf(w, "%-17s %5s %7d %7d %8.4f\n", "full model", "", res.Full.NAsked, res.Full.NTrain, res.Full.Report.Accuracy)
+	fmt.Fprintf(w, "labels: asked of the expert (initial + queried, NA included); p: %s\n", res.PairedTest)
+	for _, n := range res.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
 }
 
-func reached(t map[string]int, key string) string {
-	if n, ok := t[key]; ok {
-		return fmt.Sprint(n)
+func fmtDiff(p sim.Paired) string {
+	if p.N == 0 || math.IsNaN(p.MeanDiff) {
+		return "-"
 	}
-	return "-"
+	return fmt.Sprintf("%+.4f", p.MeanDiff)
+}
+
+func fmtPValue(p sim.Paired) string {
+	if p.N == 0 || math.IsNaN(p.P) {
+		return "undef"
+	}
+	return fmt.Sprintf("%.3f", p.P)
+}
+
+// reached is the median labels asked to a target, "-" if most draws never
+// reached it.
+func reached(t sim.Target) string {
+	if math.IsInf(t.Median, 0) || math.IsNaN(t.Median) {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", t.Median)
 }

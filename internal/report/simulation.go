@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot/vg"
 
@@ -16,9 +17,9 @@ import (
 
 type simRoundRow struct {
 	Round                       int
-	NTrain, NQueried            string
+	NAsked, NTrain              string
 	Accuracy, LogLoss, MacroAUC float64
-	Band                        string // accuracy band over replays, when there are several
+	Band                        string // 90% accuracy band over replays, when there are several
 }
 
 type simStrategy struct {
@@ -27,16 +28,21 @@ type simStrategy struct {
 	Rows    []simRoundRow
 }
 
-type simPValueRow struct {
-	Strategy                    string
-	Accuracy, LogLoss, MacroAUC float64 // final scores
-	PAcc, PAUC, PLogLoss        float64
+// simPairedRow is one strategy against random, paired by draw.
+type simPairedRow struct {
+	Strategy string
+	N        int
+	Cells    []simPairedCell // final accuracy, accuracy AULC, final macro AUC, final log loss
 }
+
+type simPairedCell struct{ Diff, P string }
 
 type simTargetRow struct {
 	Strategy string
-	P95, P99 string
+	Cells    []simTargetCell // 95%, 99%
 }
+
+type simTargetCell struct{ Labels, Band, Trained, Reached string }
 
 type simPicked struct {
 	Strategy string
@@ -56,9 +62,11 @@ type simulationPage struct {
 	Cards       []card
 	Curves      []template.HTML
 	Strategies  []simStrategy
-	PValues     []simPValueRow
-	Replays     int
-	MinP        string
+	Paired      []simPairedRow
+	PairedTest  string
+	Draws       int
+	Fixed       bool
+	Once        string // deterministic strategies that ran once (fixed splits)
 	Targets     []simTargetRow
 	FullAcc     float64
 	ROCStrategy string
@@ -75,9 +83,10 @@ type simFigure struct {
 }
 
 // SimulationHTML writes the self-contained report of a simulation: learning
-// curves (random with its band), the per-round table of every strategy,
-// Monte Carlo p-values against random, labels needed to approach the full
-// model, ROC curves per class across rounds, confusion matrices (initial,
+// curves against labels asked (random with its band), every strategy's
+// paired difference from random by round, the per-round table of every
+// strategy, paired sign-flip p-values against random, labels needed to
+// approach the full model, ROC curves per class across rounds, confusion matrices (initial,
 // final, full) and the cases each round picked. labels maps a path to its
 // oracle label, for the picked cases.
 func SimulationHTML(w io.Writer, title string, res *sim.Result, labels map[string]string) error {
@@ -89,23 +98,32 @@ func SimulationHTML(w io.Writer, title string, res *sim.Result, labels map[strin
 		FullAcc: res.Full.Report.Accuracy,
 		Notes:   res.Notes,
 	}
-	curves := res.Curves()
+	curves := res.Curves
+	page.Draws = cfg.Repeats
+	page.Fixed = res.Fixed
+	page.PairedTest = res.PairedTest
+	var once []string
 	page.Cards = append(page.Cards, card{"full model", fmtFloat(res.Full.Report.Accuracy, 3),
-		fmt.Sprintf("accuracy with all %d usable pool labels", res.Full.NTrain)})
+		fmt.Sprintf("accuracy with all %d usable pool labels%s", res.Full.NTrain, map[bool]string{true: " (repeat 0)"}[cfg.Test == "" && cfg.Repeats > 1])})
 	for _, c := range curves {
 		last := len(c.NTrain) - 1
-		hint := fmt.Sprintf("final accuracy, %s labels", strconv.Itoa(int(math.Round(c.NTrain[last]))))
+		hint := fmt.Sprintf("final accuracy, %s labels asked", fmtCount(c.NAsked[last]))
 		if c.Replays > 1 {
-			hint += fmt.Sprintf(", mean of %d replays", c.Replays)
+			hint += fmt.Sprintf(", mean of %d draws", c.Replays)
+		} else if res.Fixed && sim.Deterministic(c.Strategy) {
+			once = append(once, c.Strategy)
 		}
 		page.Cards = append(page.Cards, card{c.Strategy, fmtFloat(c.Mean["accuracy"][last], 3), hint})
 	}
+	page.Once = strings.Join(once, ", ")
 
 	for _, m := range []struct{ key, label string }{{"accuracy", "accuracy"}, {"macro_auc", "macro AUC"}, {"log_loss", "log loss"}} {
 		var series []Series
 		for _, c := range curves {
-			s := Series{Name: c.Strategy, X: c.NTrain, Y: c.Mean[m.key]}
-			if c.Replays > 1 {
+			s := Series{Name: c.Strategy, X: c.NAsked, Y: c.Mean[m.key]}
+			// One band (random's) keeps seven curves readable; the paired
+			// chart below gives every strategy's spread where it matters.
+			if c.Replays > 1 && c.Strategy == sim.Random {
 				s.Lo, s.Hi = c.Lo[m.key], c.Hi[m.key]
 			}
 			series = append(series, s)
@@ -113,10 +131,21 @@ func SimulationHTML(w io.Writer, title string, res *sim.Result, labels map[strin
 		full := res.Full.Report
 		v := sim.Value(full, m.key)
 		if !math.IsNaN(v) && len(curves) > 0 {
-			xs := curves[0].NTrain
+			xs := curves[0].NAsked
 			series = append(series, Series{Name: "full model", X: []float64{xs[0], xs[len(xs)-1]}, Y: []float64{v, v}})
 		}
-		p, err := LineChart("test "+m.label+" by labels used", "labelled rows the model was trained on", m.label, series)
+		p, err := LineChart("test "+m.label+" by labels asked", "labels asked (initial set + queried, NA included)", m.label, series)
+		if err != nil {
+			return err
+		}
+		s, err := SVG(p, 520, 340)
+		if err != nil {
+			return err
+		}
+		page.Curves = append(page.Curves, s)
+	}
+	if diff := pairedDiffSeries(res, "accuracy"); len(diff) > 0 {
+		p, err := LineChart("accuracy minus random's, same draw", "labels asked (initial set + queried, NA included)", "accuracy difference", diff)
 		if err != nil {
 			return err
 		}
@@ -130,7 +159,7 @@ func SimulationHTML(w io.Writer, title string, res *sim.Result, labels map[strin
 	for _, c := range curves {
 		st := simStrategy{Name: c.Strategy, Replays: c.Replays}
 		for i := range c.NTrain {
-			row := simRoundRow{Round: i, NTrain: fmtCount(c.NTrain[i]), NQueried: fmtCount(c.NQueried[i]),
+			row := simRoundRow{Round: i, NAsked: fmtCount(c.NAsked[i]), NTrain: fmtCount(c.NTrain[i]),
 				Accuracy: c.Mean["accuracy"][i], LogLoss: c.Mean["log_loss"][i], MacroAUC: c.Mean["macro_auc"][i]}
 			if c.Replays > 1 {
 				row.Band = fmtFloat(c.Lo["accuracy"][i], 3) + "–" + fmtFloat(c.Hi["accuracy"][i], 3)
@@ -139,18 +168,19 @@ func SimulationHTML(w io.Writer, title string, res *sim.Result, labels map[strin
 		}
 		page.Strategies = append(page.Strategies, st)
 
-		last := len(c.NTrain) - 1
-		if ps, ok := res.PValues[c.Strategy]; ok {
-			page.PValues = append(page.PValues, simPValueRow{Strategy: c.Strategy, Accuracy: c.Mean["accuracy"][last],
-				LogLoss: c.Mean["log_loss"][last], MacroAUC: c.Mean["macro_auc"][last],
-				PAcc: ps["accuracy"], PAUC: ps["macro_auc"], PLogLoss: ps["log_loss"]})
-		}
-		if c.Strategy == sim.Random {
-			page.Replays = c.Replays
-			page.MinP = fmt.Sprintf("1/%d = %.3f", c.Replays+1, 1/float64(c.Replays+1))
+		if cmp, ok := res.Comparisons[c.Strategy]; ok {
+			row := simPairedRow{Strategy: c.Strategy, N: cmp.Final["accuracy"].N}
+			for _, pc := range []sim.Paired{cmp.Final["accuracy"], cmp.AULC["accuracy"], cmp.Final["macro_auc"], cmp.Final["log_loss"]} {
+				row.Cells = append(row.Cells, simPairedCell{Diff: signed(pc.MeanDiff), P: fmtP(pc)})
+			}
+			page.Paired = append(page.Paired, row)
 		}
 		t := res.LabelsToTarget[c.Strategy]
-		page.Targets = append(page.Targets, simTargetRow{Strategy: c.Strategy, P95: target(t, "95%"), P99: target(t, "99%")})
+		tr := simTargetRow{Strategy: c.Strategy}
+		for _, name := range []string{"95%", "99%"} {
+			tr.Cells = append(tr.Cells, targetCell(t[name]))
+		}
+		page.Targets = append(page.Targets, tr)
 	}
 
 	// ROC across rounds and confusion matrices, for the first strategy
@@ -261,9 +291,101 @@ func fmtCount(v float64) string {
 	return strconv.FormatFloat(v, 'f', 1, 64)
 }
 
-func target(t map[string]int, key string) string {
-	if n, ok := t[key]; ok {
-		return strconv.Itoa(n)
+// pairedDiffSeries is, per strategy other than random, the mean and 90%
+// band over draws of (strategy's metric - random's metric on the same draw)
+// round by round. A strategy that ran once (fixed splits) is paired with
+// every draw of random.
+func pairedDiffSeries(res *sim.Result, metric string) []Series {
+	type key struct {
+		s      string
+		rep, r int
 	}
-	return "not reached"
+	val := map[key]float64{}
+	asked := map[int][]float64{}
+	for _, p := range res.Points {
+		val[key{p.Strategy, p.Repeat, p.Round}] = sim.Value(p.Report, metric)
+		if p.Strategy == sim.Random {
+			asked[p.Round] = append(asked[p.Round], float64(p.NAsked))
+		}
+	}
+	if len(asked) == 0 {
+		return nil
+	}
+	var out []Series
+	for _, c := range res.Curves {
+		if c.Strategy == sim.Random {
+			continue
+		}
+		s := Series{Name: c.Strategy}
+		for r := 0; r < len(c.NAsked); r++ {
+			var d []float64
+			for rep := 0; rep < res.Config.Repeats; rep++ {
+				rv, ok := val[key{sim.Random, rep, r}]
+				if !ok {
+					continue
+				}
+				own, ok := val[key{c.Strategy, rep, r}]
+				if !ok && res.Fixed {
+					own, ok = val[key{c.Strategy, 0, r}]
+				}
+				if ok && !math.IsNaN(own) && !math.IsNaN(rv) {
+					d = append(d, own-rv)
+				}
+			}
+			if len(d) == 0 {
+				break
+			}
+			sum := 0.0
+			for _, v := range d {
+				sum += v
+			}
+			s.X = append(s.X, c.NAsked[r])
+			s.Y = append(s.Y, sum/float64(len(d)))
+			s.Lo = append(s.Lo, sim.Quantile(d, sim.BandLo))
+			s.Hi = append(s.Hi, sim.Quantile(d, sim.BandHi))
+		}
+		if len(s.X) > 0 {
+			out = append(out, s)
+		}
+	}
+	if len(out) > 0 {
+		xs := out[0].X
+		out = append(out, Series{Name: "random (0)", X: []float64{xs[0], xs[len(xs)-1]}, Y: []float64{0, 0}})
+	}
+	return out
+}
+
+func signed(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64)
+}
+
+// fmtP gives the p-value, or why there is none.
+func fmtP(p sim.Paired) string {
+	if p.N == 0 || math.IsNaN(p.P) {
+		return "undefined"
+	}
+	if p.P < 0.001 {
+		return strconv.FormatFloat(p.P, 'g', 2, 64)
+	}
+	return strconv.FormatFloat(p.P, 'f', 3, 64)
+}
+
+func targetCell(t sim.Target) simTargetCell {
+	labels := func(v float64) string {
+		if math.IsInf(v, 1) || math.IsNaN(v) {
+			return "not reached"
+		}
+		return fmtCount(v)
+	}
+	c := simTargetCell{Labels: labels(t.Median), Reached: fmt.Sprintf("%d of %d", t.Reached, t.Replays)}
+	if t.Replays > 1 {
+		c.Band = labels(t.Lo) + "–" + labels(t.Hi)
+	}
+	if !math.IsNaN(t.NTrainMedian) {
+		c.Trained = fmtCount(t.NTrainMedian)
+	}
+	return c
 }
