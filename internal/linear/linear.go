@@ -21,7 +21,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sync/atomic"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -120,9 +119,7 @@ func FitMatrix(ctx context.Context, X Matrix, y []int, k int, p Params, warm *Mo
 	if err != nil {
 		return nil, err
 	}
-	var stop atomic.Bool
-	defer context.AfterFunc(ctx, func() { stop.Store(true) })()
-	prob.stop = &stop
+	prob.done = ctx.Done()
 	nz, err := fitNormalization(p.Norm, X)
 	if err != nil {
 		return nil, err
@@ -164,8 +161,8 @@ func FitMatrix(ctx context.Context, X Matrix, y []int, k int, p Params, warm *Mo
 	sq, abs := prob.penalty(theta[:k*d])
 	obj := prob.loss(z, theta[k*d:], nil) + sq + abs
 	// A cancelled product left garbage behind: never return it as a model.
-	if stop.Load() {
-		return nil, context.Cause(ctx)
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	shiftIntercepts(theta, mu, k, d, -1)
 

@@ -186,7 +186,16 @@ func (p *problem) parallel(tasks int, do func(task int, buf []float64)) {
 	wg.Wait()
 }
 
-func (p *problem) cancelled() bool { return p.stop != nil && p.stop.Load() }
+// cancelled is a non-blocking receive: lock-free while the channel is open,
+// cheap enough to ask per tile.
+func (p *problem) cancelled() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
 
 // margins computes Z = X Wᵀ (n×k) for the k×d weights w.
 func (p *problem) margins(w, z []float64) {

@@ -3,7 +3,6 @@ package linear
 import (
 	"fmt"
 	"math"
-	"sync/atomic"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -23,7 +22,7 @@ type problem struct {
 	wt         []float64 // nil means all ones
 	l1, l2     float64
 
-	stop *atomic.Bool // set when the fit's context ends
+	done <-chan struct{} // the fit's ctx.Done(); nil: never
 	bufs [][]float64  // one tile buffer per worker
 	col  []float64
 }
