@@ -23,7 +23,7 @@ type problem struct {
 	l1, l2     float64
 
 	done <-chan struct{} // the fit's ctx.Done(); nil: never
-	bufs [][]float64  // one tile buffer per worker
+	bufs [][]float64     // one tile buffer per worker
 	col  []float64
 }
 
