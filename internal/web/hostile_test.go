@@ -371,13 +371,13 @@ func TestAnswersToAClosingRoundAreRefusedVisibly(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, "is being closed") {
 		t.Errorf("label page while closing: %s", resp.Status)
 	}
-	// A stale round id (a page opened before the close) is refused too.
+	// A round id that names no round is refused too.
 	if err := st.AbortClose(ctx, r.ID); err != nil {
 		t.Fatal(err)
 	}
-	resp, _ = c.post("/label", url.Values{"csrf": {tok}, "round": {fmt.Sprint(r.ID - 1)}, "item": {fmt.Sprint(r.Picks[0])}, "class": {"bag"}})
-	if resp.StatusCode != http.StatusConflict {
-		t.Errorf("answer for another round: %s", resp.Status)
+	resp, _ = c.post("/label", url.Values{"csrf": {tok}, "round": {fmt.Sprint(r.ID + 1000)}, "item": {fmt.Sprint(r.Picks[0])}, "class": {"bag"}})
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("answer for a round that does not exist: %s", resp.Status)
 	}
 	if err := st.BeginClose(ctx, r.ID); err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"time"
 
@@ -154,11 +153,20 @@ func (s *Server) practiceDone(r *http.Request, sess *labelstore.Session) (bool, 
 	if s.p.Config().Practice.Gate == "off" {
 		return true, nil
 	}
+	// Passing is remembered for the life of the process: the gate admits a
+	// participant once, and the answer path need not re-read the practice.
+	if _, ok := s.passed.Load(sess.ID); ok {
+		return true, nil
+	}
 	pages, err := s.practiceState(r, sess)
 	if err != nil {
 		return false, err
 	}
-	return len(pages) == 0 || pages[0].Done, nil
+	done := len(pages) == 0 || pages[0].Done
+	if done {
+		s.passed.Store(sess.ID, true)
+	}
+	return done, nil
 }
 
 func (s *Server) practice(w http.ResponseWriter, r *http.Request, sess *labelstore.Session) {
@@ -333,8 +341,8 @@ func (s *Server) label(w http.ResponseWriter, r *http.Request, sess *labelstore.
 
 func (s *Server) labelSubmit(w http.ResponseWriter, r *http.Request, sess *labelstore.Session) {
 	// The answer path is the hot one (every key press of every participant),
-	// so it reads only what it must: the practice gate, the round and its
-	// picks. The rotation order does not matter for what may be answered.
+	// so it reads only what it must. The session comes from the cookie alone;
+	// the round and item in the form are requests, not authority.
 	ok, err := s.practiceDone(r, sess)
 	if err != nil {
 		s.internal(w, r, err)
@@ -344,24 +352,12 @@ func (s *Server) labelSubmit(w http.ResponseWriter, r *http.Request, sess *label
 		s.fail(w, r, http.StatusForbidden, "Labelling opens once you have passed the practice.")
 		return
 	}
-	round, err := s.store.CurrentRound(r.Context())
-	if err != nil && !errors.Is(err, labelstore.ErrNotFound) {
-		s.internal(w, r, err)
-		return
-	}
+	// Whether the round is open and the item one of its picks is checked by
+	// Record inside its write transaction, where no close can slip in
+	// between the check and the insert.
 	f := r.PostForm
 	roundID, _ := strconv.ParseInt(f.Get("round"), 10, 64)
-	if round == nil || round.State != labelstore.StateOpen || roundID != round.ID {
-		s.roundClosed(w, r, sess)
-		return
-	}
 	id, _ := strconv.ParseInt(f.Get("item"), 10, 64)
-	// Only the round's picks can be answered: the item id in the form is a
-	// request, not an authority. The session comes from the cookie alone.
-	if !slices.Contains(round.Picks, labelstore.ItemID(id)) {
-		s.fail(w, r, http.StatusBadRequest, "That image is not in your batch.")
-		return
-	}
 	classes := s.p.Config().Classes
 	a := labelstore.Answer{SessionID: sess.ID, ItemID: labelstore.ItemID(id), RoundID: roundID, Kind: labelstore.KindLabel}
 	// Three kinds of submit button: a class (with the "bad example" box),
@@ -384,6 +380,10 @@ func (s *Server) labelSubmit(w http.ResponseWriter, r *http.Request, sess *label
 	if _, err := s.store.Record(r.Context(), a); err != nil {
 		if errors.Is(err, labelstore.ErrRoundClosed) {
 			s.roundClosed(w, r, sess)
+			return
+		}
+		if errors.Is(err, labelstore.ErrInvalid) {
+			s.fail(w, r, http.StatusBadRequest, "That image is not in your batch, or that round is not open.")
 			return
 		}
 		s.internal(w, r, err)

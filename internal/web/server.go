@@ -52,6 +52,8 @@ type Server struct {
 	mux   *http.ServeMux
 	log   *log.Logger
 
+	passed sync.Map // session id -> true once its practice is passed
+
 	adminCookie string // derived from the token, so a restart keeps admins signed in
 	adminCSRF   string
 
