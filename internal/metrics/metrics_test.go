@@ -130,9 +130,14 @@ func TestEvaluateKnownConfusion(t *testing.T) {
 				c, r.Precision[c], r.Recall[c], r.F1[c], w)
 		}
 	}
-	if !near(r.MacroPrecision, (5.0/7+3.0/4)/3) || !near(r.MacroRecall, (5.0/6+0.5)/3) ||
-		!near(r.MacroF1, (10.0/13+0.6)/3) {
+	// Class c has no cases: like its AUC, it is left out of the macro
+	// averages, and the report names it.
+	if !near(r.MacroPrecision, (5.0/7+3.0/4)/2) || !near(r.MacroRecall, (5.0/6+0.5)/2) ||
+		!near(r.MacroF1, (10.0/13+0.6)/2) {
 		t.Errorf("macro P/R/F1 = %v %v %v", r.MacroPrecision, r.MacroRecall, r.MacroF1)
+	}
+	if !slices.Equal(r.Absent, []string{"c"}) {
+		t.Errorf("absent classes %v, want [c]", r.Absent)
 	}
 	// Class c has no cases: its AUC is undefined and left out of the macro.
 	if !math.IsNaN(r.AUC["c"]) {
@@ -191,7 +196,7 @@ func TestReportJSON(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	wantKeys := []string{"accuracy", "auc", "confusion", "f1", "log_loss", "macro_auc",
+	wantKeys := []string{"absent_classes", "accuracy", "auc", "confusion", "f1", "log_loss", "macro_auc",
 		"macro_f1", "macro_precision", "macro_recall", "n", "precision", "recall"}
 	if !slices.Equal(keys, wantKeys) {
 		t.Fatalf("keys %v, want %v", keys, wantKeys)
@@ -351,5 +356,30 @@ func BenchmarkEvaluate(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		Evaluate(classes, y, probs)
+	}
+}
+
+// Perfect predictions score a macro F1 of 1 when a class of the model has no
+// test cases (issue 14: it used to be 0.90 with one class of ten absent),
+// and the text report says which class was left out.
+func TestMacroOverPresentClasses(t *testing.T) {
+	classes := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}
+	var y []int
+	var probs [][]float64
+	for c := 0; c < 9; c++ { // no case of "j"
+		for range 3 {
+			p := make([]float64, 10)
+			p[c] = 1
+			y, probs = append(y, c), append(probs, p)
+		}
+	}
+	r := Evaluate(classes, y, probs)
+	if r.MacroPrecision != 1 || r.MacroRecall != 1 || r.MacroF1 != 1 {
+		t.Errorf("macro P/R/F1 = %v %v %v, want 1", r.MacroPrecision, r.MacroRecall, r.MacroF1)
+	}
+	var b strings.Builder
+	r.WriteText(&b)
+	if !strings.Contains(b.String(), "over the 9 classes with cases; no cases of: j") {
+		t.Errorf("text report does not name the absent class:\n%s", b.String())
 	}
 }

@@ -21,12 +21,18 @@ type Report struct {
 	Precision map[string]float64
 	Recall    map[string]float64
 	F1        map[string]float64
-	// Macro averages are unweighted means over all classes, including any
-	// without cases, which count as 0 (see Confusion.Precision).
+	// Macro averages are unweighted means over the classes that have cases
+	// in the labels, like MacroAUC: a class absent from the test labels has
+	// no recall to speak of, and counting it as 0 would mark perfect
+	// predictions down (0.90 with one class of ten absent). NaN when no
+	// class has cases.
 	MacroPrecision float64
 	MacroRecall    float64
 	MacroF1        float64
-	Confusion      Confusion
+	// Absent lists the model's classes without cases, in class order: left
+	// out of the macro averages.
+	Absent    []string
+	Confusion Confusion
 }
 
 // Evaluate scores probs against the true labels y. The predicted class of a
@@ -54,6 +60,12 @@ func Evaluate(classes []string, y []int, probs [][]float64) Report {
 		Confusion: NewConfusion(classes, y, Predict(probs)),
 	}
 	aucSum, aucN := 0.0, 0
+	present := 0
+	for j := range classes {
+		if r.Confusion.Support(j) > 0 {
+			present++
+		}
+	}
 	for j, name := range classes {
 		a := AUC(OneVsRest(y, probs, j))
 		r.AUC[name] = a
@@ -64,10 +76,18 @@ func Evaluate(classes []string, y []int, probs [][]float64) Report {
 		r.Precision[name] = r.Confusion.Precision(j)
 		r.Recall[name] = r.Confusion.Recall(j)
 		r.F1[name] = r.Confusion.F1(j)
-		r.MacroPrecision += r.Precision[name] / float64(k)
-		r.MacroRecall += r.Recall[name] / float64(k)
-		r.MacroF1 += r.F1[name] / float64(k)
+		if r.Confusion.Support(j) == 0 {
+			r.Absent = append(r.Absent, name)
+			continue
+		}
+		r.MacroPrecision += r.Precision[name]
+		r.MacroRecall += r.Recall[name]
+		r.MacroF1 += r.F1[name]
 	}
+	// Sum first, divide once: a mean of ones is then exactly one.
+	r.MacroPrecision /= float64(present)
+	r.MacroRecall /= float64(present)
+	r.MacroF1 /= float64(present) // 0/0 = NaN when no class has cases
 	r.MacroAUC = math.NaN()
 	if aucN > 0 {
 		r.MacroAUC = aucSum / float64(aucN)
@@ -89,6 +109,7 @@ type reportJSON struct {
 	MacroPrecision *float64            `json:"macro_precision"`
 	MacroRecall    *float64            `json:"macro_recall"`
 	MacroF1        *float64            `json:"macro_f1"`
+	Absent         []string            `json:"absent_classes,omitempty"`
 	Confusion      Confusion           `json:"confusion"`
 }
 
@@ -107,6 +128,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		MacroPrecision: toJSON(r.MacroPrecision),
 		MacroRecall:    toJSON(r.MacroRecall),
 		MacroF1:        toJSON(r.MacroF1),
+		Absent:         r.Absent,
 		Confusion:      r.Confusion,
 	})
 }
@@ -130,6 +152,7 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 		MacroPrecision: fromJSON(w.MacroPrecision),
 		MacroRecall:    fromJSON(w.MacroRecall),
 		MacroF1:        fromJSON(w.MacroF1),
+		Absent:         w.Absent,
 		Confusion:      w.Confusion,
 	}
 	return nil

@@ -45,6 +45,14 @@ func (r Report) WriteText(w io.Writer) error {
 		num(r.MacroPrecision), num(r.MacroRecall), num(r.MacroF1), num(r.MacroAUC),
 		strconv.Itoa(r.Confusion.N())})
 	writeTable(bw, rows, true)
+	if len(r.Absent) > 0 {
+		absent := make([]string, len(r.Absent))
+		for i, c := range r.Absent {
+			absent[i] = printable(c)
+		}
+		fmt.Fprintf(bw, "macro averages over the %d classes with cases; no cases of: %s\n",
+			len(classes)-len(r.Absent), strings.Join(absent, ", "))
+	}
 	fmt.Fprintln(bw)
 
 	conf := confusionRows(names, r.Confusion.Matrix, false)

@@ -42,6 +42,7 @@ type evaluationPage struct {
 	Cards      []card
 	Rows       []classRow
 	Macro      classRow
+	Absent     []string
 	Confusion  template.HTML
 	ROC        template.HTML
 	Histograms []template.HTML
@@ -67,10 +68,11 @@ func EvaluationHTML(w io.Writer, title string, r metrics.Report, classes []strin
 		N:     r.N,
 		Cards: []card{
 			{"accuracy", fmtFloat(r.Accuracy, 3), "share of cases predicted right"},
-			{"macro F1", fmtFloat(r.MacroF1, 3), "mean over classes"},
+			{"macro F1", fmtFloat(r.MacroF1, 3), macroHint(r)},
 			{"macro AUC", fmtFloat(r.MacroAUC, 3), "mean over classes, one vs rest"},
 			{"log loss", fmtFloat(r.LogLoss, 3), "mean −ln p(true class); lower is better"},
 		},
+		Absent: r.Absent,
 		Macro: classRow{
 			Precision: r.MacroPrecision, Recall: r.MacroRecall, F1: r.MacroF1, AUC: r.MacroAUC,
 			Support: r.Confusion.N(),
@@ -149,4 +151,12 @@ func fmtFloat(v float64, prec int) string {
 
 func cssColor(c color.RGBA) template.CSS {
 	return template.CSS(fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B))
+}
+
+// macroHint says which classes the macro averages are over.
+func macroHint(r metrics.Report) string {
+	if len(r.Absent) == 0 {
+		return "mean over classes"
+	}
+	return fmt.Sprintf("mean over the %d classes with cases", len(r.Confusion.Classes)-len(r.Absent))
 }
