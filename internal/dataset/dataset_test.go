@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -126,5 +127,73 @@ func TestCheckTrainable(t *testing.T) {
 	s, _ = Load(p, p, Options{Classes: []string{"knot"}})
 	if err := s.CheckTrainable(); err == nil || !strings.Contains(err.Error(), "two classes") {
 		t.Errorf("one class: %v", err)
+	}
+}
+
+// train's float32 storage must hold exactly the rows the float64 Set has,
+// whether they came through the batched Parquet reader (600 rows: several
+// batches of 256, the last one partial) or a CSV's Next, including the
+// duplicate, unlabelled and out-of-class rows the notes count.
+func TestFloat32SetHoldsTheSameRows(t *testing.T) {
+	const n, dim = 600, 3
+	rows := make([]featstore.Row, 0, n+1)
+	var csvText, labels strings.Builder
+	csvText.WriteString("path,a,b,c\n")
+	labels.WriteString("path,label\n")
+	want := map[string][]float32{}
+	for i := 0; i < n; i++ {
+		p := fmt.Sprintf("img%03d.png", i)
+		v := []float32{float32(i) + 0.1, -float32(i) / 7, float32(i % 13)}
+		rows = append(rows, featstore.Row{Path: p, SHA256: "x", Features: v})
+		fmt.Fprintf(&csvText, "%s,%v,%v,%v\n", p, v[0], v[1], v[2])
+		switch {
+		case i%50 == 7: // looked at, no label
+			fmt.Fprintf(&labels, "%s,\n", p)
+		case i%3 == 0:
+			fmt.Fprintf(&labels, "%s,even\n", p)
+		case i%3 == 1:
+			fmt.Fprintf(&labels, "%s,odd\n", p)
+		default:
+			fmt.Fprintf(&labels, "%s,other\n", p)
+		}
+		want[p] = v
+	}
+	// A repeated feature row with other values: the first one must win.
+	rows = append(rows, featstore.Row{Path: "img003.png", SHA256: "x", Features: []float32{9, 9, 9}})
+	fmt.Fprintf(&csvText, "img003.png,9,9,9\n")
+	pq := writeParquet(t, rows)
+	csvPath := write(t, "f.csv", csvText.String())
+	lab := write(t, "l.csv", labels.String())
+	opt := Options{Classes: []string{"odd", "even"}}
+	for name, feats := range map[string]string{"parquet": pq, "csv": csvPath} {
+		s64, err := Load(feats, lab, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt32 := opt
+		opt32.Float32 = true
+		s32, err := Load(feats, lab, opt32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s32.X != nil || s32.X32 == nil {
+			t.Fatalf("%s: Float32 set has X %v, X32 %v", name, s32.X != nil, s32.X32 != nil)
+		}
+		if !reflect.DeepEqual(s32.Paths, s64.Paths) || !reflect.DeepEqual(s32.Y, s64.Y) || !reflect.DeepEqual(s32.Notes, s64.Notes) {
+			t.Fatalf("%s: float32 and float64 sets differ in paths, labels or notes", name)
+		}
+		if r, d := s32.X32.Dims(); r != len(s64.Paths) || d != dim || r < 300 {
+			t.Fatalf("%s: X32 is %d×%d for %d paths", name, r, d, len(s64.Paths))
+		}
+		if s64.Notes.RepeatedFeature != 1 || s64.Notes.Unlabelled != 12 || s64.Notes.OutsideClasses["other"] == 0 {
+			t.Errorf("%s: notes %+v", name, s64.Notes)
+		}
+		for i, p := range s32.Paths {
+			for j := 0; j < dim; j++ {
+				if got := s32.X32.Row(i)[j]; got != want[p][j] || float64(got) != s64.X.At(i, j) {
+					t.Fatalf("%s: %s feature %d: float32 %v, float64 %v, written %v", name, p, j, got, s64.X.At(i, j), want[p][j])
+				}
+			}
+		}
 	}
 }
