@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -327,6 +328,52 @@ func TestInitAnswerCloseRound(t *testing.T) {
 	}
 	if pr := p.Progress(); pr.Running || pr.Err == "" {
 		t.Fatalf("progress after a cancelled close: %+v, want the error", pr)
+	}
+
+	// Without gold there is no model at init: round 1 is a seeded random
+	// sample, and the first close that sees two classes trains one (not
+	// evaluated: no test items). The features are copied over, so this
+	// init's featurize only checks that every image is done.
+	dir2 := filepath.Join(base, "nogold")
+	os.MkdirAll(filepath.Join(dir2, "features"), 0o755)
+	feats, _ := os.ReadFile(filepath.Join(dir, FeaturesFile))
+	os.WriteFile(filepath.Join(dir2, FeaturesFile), feats, 0o644)
+	q, err := Init(ctx, dir2, InitOptions{Images: filepath.Join(base, "images"), Classes: fmnistClasses(), Batch: 8,
+		Progress: progress.Quiet, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if q.ModelPath() != "" {
+		t.Fatalf("a model without labels: %s", q.ModelPath())
+	}
+	nr, _ := q.Store().CurrentRound(ctx)
+	if len(nr.Picks) != 8 {
+		t.Fatalf("random first round has %d picks, want 8", len(nr.Picks))
+	}
+	sess, _ := q.Store().NewSession(ctx, "")
+	classesSeen := map[string]bool{}
+	for _, id := range nr.Picks {
+		it, _ := q.Store().Item(ctx, id)
+		classesSeen[truth[it.Path]] = true
+		if _, err := q.Store().Record(ctx, labelstore.Answer{SessionID: sess.ID, ItemID: id, RoundID: nr.ID, Kind: labelstore.KindLabel, Class: truth[it.Path]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(classesSeen) < 2 {
+		t.Skip("the random sample has one class only; nothing to train")
+	}
+	res2, err := q.CloseRound(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Model == "" || res2.TrainRows != 8 || res2.Metrics == nil || res2.Metrics.TestItems != 0 || res2.Next == nil {
+		t.Fatalf("first close without gold: %+v", res2)
+	}
+	for _, id := range res2.Next.Picks {
+		if slices.Contains(nr.Picks, id) {
+			t.Fatalf("round 2 repeats labelled item %d", id)
+		}
 	}
 }
 
