@@ -191,6 +191,9 @@ func fmtPValue(p sim.Paired) string {
 	if p.N == 0 || math.IsNaN(p.P) {
 		return "undef"
 	}
+	if p.P < 0.001 {
+		return fmt.Sprintf("%.0e", p.P) // 2/2^20 must not print as 0
+	}
 	return fmt.Sprintf("%.3f", p.P)
 }
 

@@ -20,12 +20,14 @@ type simRoundRow struct {
 	NAsked, NTrain              string
 	Accuracy, LogLoss, MacroAUC float64
 	Band                        string // 90% accuracy band over replays, when there are several
+	VsRandom                    string // paired accuracy difference from random: mean (90% band)
 }
 
 type simStrategy struct {
-	Name    string
-	Replays int
-	Rows    []simRoundRow
+	Name     string
+	Replays  int
+	Rows     []simRoundRow
+	VsRandom bool
 }
 
 // simPairedRow is one strategy against random, paired by draw.
@@ -42,7 +44,7 @@ type simTargetRow struct {
 	Cells    []simTargetCell // 95%, 99%
 }
 
-type simTargetCell struct{ Labels, Band, Trained, Reached string }
+type simTargetCell struct{ Labels, Trained, Reached string }
 
 type simPicked struct {
 	Strategy string
@@ -144,8 +146,19 @@ func SimulationHTML(w io.Writer, title string, res *sim.Result, labels map[strin
 		}
 		page.Curves = append(page.Curves, s)
 	}
-	if diff := pairedDiffSeries(res, "accuracy"); len(diff) > 0 {
-		p, err := LineChart("accuracy minus random's, same draw", "labels asked (initial set + queried, NA included)", "accuracy difference", diff)
+	diff := pairedDiffSeries(res, "accuracy")
+	diffOf := map[string]Series{}
+	for _, d := range diff {
+		diffOf[d.Name] = d
+	}
+	if len(diff) > 0 {
+		// Means only: six overlapping bands hide each other; the
+		// round-by-round tables give each strategy's band.
+		lines := make([]Series, len(diff))
+		for i, d := range diff {
+			lines[i] = Series{Name: d.Name, X: d.X, Y: d.Y}
+		}
+		p, err := LineChart("accuracy minus random's, same draw", "labels asked (initial set + queried, NA included)", "accuracy difference", lines)
 		if err != nil {
 			return err
 		}
@@ -163,6 +176,10 @@ func SimulationHTML(w io.Writer, title string, res *sim.Result, labels map[strin
 				Accuracy: c.Mean["accuracy"][i], LogLoss: c.Mean["log_loss"][i], MacroAUC: c.Mean["macro_auc"][i]}
 			if c.Replays > 1 {
 				row.Band = fmtFloat(c.Lo["accuracy"][i], 3) + "–" + fmtFloat(c.Hi["accuracy"][i], 3)
+			}
+			if d, ok := diffOf[c.Strategy]; ok && i < len(d.Y) {
+				st.VsRandom = true
+				row.VsRandom = fmt.Sprintf("%s (%s to %s)", signed(d.Y[i]), signed(d.Lo[i]), signed(d.Hi[i]))
 			}
 			st.Rows = append(st.Rows, row)
 		}
@@ -381,8 +398,8 @@ func targetCell(t sim.Target) simTargetCell {
 		return fmtCount(v)
 	}
 	c := simTargetCell{Labels: labels(t.Median), Reached: fmt.Sprintf("%d of %d", t.Reached, t.Replays)}
-	if t.Replays > 1 {
-		c.Band = labels(t.Lo) + "–" + labels(t.Hi)
+	if t.Replays > 1 && t.Reached > 0 {
+		c.Labels += " (" + labels(t.Lo) + "–" + labels(t.Hi) + ")"
 	}
 	if !math.IsNaN(t.NTrainMedian) {
 		c.Trained = fmtCount(t.NTrainMedian)
