@@ -236,7 +236,7 @@ func TestUndefinedMetricHasNullP(t *testing.T) {
 	}
 	var s struct {
 		VsRandom map[string]map[string]map[string]struct{ P *float64 } `json:"vs_random"`
-		PValues  map[string]map[string]*float64                      `json:"p_values"`
+		PValues  map[string]map[string]*float64                        `json:"p_values"`
 	}
 	if err := json.Unmarshal(buf.Bytes(), &s); err != nil {
 		t.Fatal(err)
