@@ -50,6 +50,9 @@ build: deps
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 10s ./internal/classifier
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 10s ./internal/tfjs
+	$(GO) test -run '^$$' -fuzz FuzzOpenFeatures -fuzztime 10s ./internal/dataset
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
