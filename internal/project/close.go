@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	"github.com/winnowml/winnow/internal/labelstore"
 )
@@ -72,6 +73,14 @@ func (p *Project) CloseRound(ctx context.Context) (res *CloseResult, err error) 
 		return nil, ErrClosing
 	}
 	defer p.closeMu.Unlock()
+	// The round's state cannot tell a close running in another process
+	// (winnow round close beside winnow serve) from one that was killed
+	// and should be resumed; a lock the kernel drops with its process can.
+	unlock, err := lockFile(p.path(".close.lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	const total = 5
 	p.setProgress(func(pr *CloseProgress) { *pr = CloseProgress{Running: true, Stage: "consensus", Total: total} })
 	defer func() {
@@ -162,3 +171,23 @@ func (p *Project) CloseRound(ctx context.Context) (res *CloseResult, err error) 
 }
 
 func ensureDir(dir string) error { return os.MkdirAll(dir, 0o755) }
+
+// lockFile takes an exclusive, non-blocking flock on path; ErrClosing if
+// another process holds it.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w (in another process)", ErrClosing)
+		}
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}

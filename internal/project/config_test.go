@@ -161,3 +161,23 @@ func TestImagePathStaysInsideTheRoot(t *testing.T) {
 		t.Errorf("unknown item: %v, want ErrNotFound", err)
 	}
 }
+
+func TestCloseRoundIsExclusiveAcrossProcesses(t *testing.T) {
+	root := t.TempDir()
+	p := bareProject(t, root)
+	// Another process holding the lock looks, to this one, like another
+	// open file description with a flock on it.
+	unlock, err := lockFile(p.path(".close.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.CloseRound(context.Background())
+	unlock()
+	if !errors.Is(err, ErrClosing) {
+		t.Fatalf("CloseRound while another holds the lock: %v, want ErrClosing", err)
+	}
+	// Free again: now it fails for the real reason, no round.
+	if _, err := p.CloseRound(context.Background()); !errors.Is(err, ErrNoRound) {
+		t.Fatalf("CloseRound without a round: %v, want ErrNoRound", err)
+	}
+}
