@@ -27,6 +27,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -321,6 +322,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	// The failure that stopped the run, not the cancellations it caused in
+	// the other workers (which may come earlier in job order).
+	for i, r := range results {
+		if r.err != nil && !errors.Is(r.err, context.Canceled) {
+			j := jobs[i]
+			if j.strategy == "" {
+				return nil, fmt.Errorf("full model, draw %d: %w", j.draw.index, r.err)
+			}
+			return nil, fmt.Errorf("%s, draw %d: %w", j.strategy, j.draw.index, r.err)
+		}
 	}
 	for i, r := range results {
 		if r.err != nil {
