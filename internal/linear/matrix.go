@@ -129,29 +129,66 @@ const (
 // tile writes the solver's view of rows [i0, i1) and columns [j0, j1),
 // ((x - off) * scale) - mu, into buf and returns it. The arithmetic is the
 // same, operation for operation, as normalising a full copy once and then
-// centring it.
+// centring it. Widening and normalising are one pass for the two storages
+// train and the other callers use: a tile is 30-40% of a fit's time at
+// k = 5, most of it in that pass.
 func (p *problem) tile(buf []float64, i0, i1, j0, j1 int) []float64 {
 	w := j1 - j0
 	buf = buf[:(i1-i0)*w]
-	p.x.Widen(buf, i0, i1, j0, j1)
-	if p.off == nil && p.mu == nil {
-		return buf
+	var off, sc, mu []float64
+	if p.off != nil {
+		off, sc = p.off[j0:j1], p.scale[j0:j1]
 	}
-	off, sc := p.off[j0:j1], p.scale[j0:j1]
+	if p.mu != nil {
+		mu = p.mu[j0:j1]
+	}
+	switch x := p.x.(type) {
+	case *Dense32:
+		for i := i0; i < i1; i++ {
+			normRow(x.data[i*x.d+j0:i*x.d+j1], buf[(i-i0)*w:(i-i0+1)*w], off, sc, mu)
+		}
+		return buf
+	case gonumRows:
+		if x.raw != nil {
+			for i := i0; i < i1; i++ {
+				normRow(x.raw.Data[i*x.raw.Stride+j0:i*x.raw.Stride+j1], buf[(i-i0)*w:(i-i0+1)*w], off, sc, mu)
+			}
+			return buf
+		}
+	}
+	p.x.Widen(buf, i0, i1, j0, j1)
 	for r := 0; r < i1-i0; r++ {
 		row := buf[r*w : (r+1)*w]
-		if p.mu == nil {
-			for j, v := range row {
-				row[j] = (v - off[j]) * sc[j]
-			}
-			continue
-		}
-		mu := p.mu[j0:j1]
-		for j, v := range row {
-			row[j] = (v-off[j])*sc[j] - mu[j]
-		}
+		normRow(row, row, off, sc, mu)
 	}
 	return buf
+}
+
+// normRow writes ((src - off) * sc) - mu into dst; nil off (and sc) or mu
+// leave that step out.
+func normRow[T float32 | float64](src []T, dst, off, sc, mu []float64) {
+	dst = dst[:len(src)]
+	switch {
+	case off == nil && mu == nil:
+		for j, v := range src {
+			dst[j] = float64(v)
+		}
+	case mu == nil:
+		off, sc = off[:len(src)], sc[:len(src)]
+		for j, v := range src {
+			dst[j] = (float64(v) - off[j]) * sc[j]
+		}
+	case off == nil:
+		mu = mu[:len(src)]
+		for j, v := range src {
+			dst[j] = float64(v) - mu[j]
+		}
+	default:
+		off, sc, mu = off[:len(src)], sc[:len(src)], mu[:len(src)]
+		for j, v := range src {
+			dst[j] = (float64(v)-off[j])*sc[j] - mu[j]
+		}
+	}
 }
 
 // parallel runs tasks 0..tasks-1 on up to GOMAXPROCS workers, each with its
