@@ -61,21 +61,7 @@ func TestOutputNamingAnInputIsRefused(t *testing.T) {
 	os.WriteFile(p("rounds.csv"), labels, 0o644)
 
 	// Every file the cases could touch, and the images.
-	before := map[string][32]byte{}
-	snapshot := func() map[string][32]byte {
-		got := map[string][32]byte{}
-		for _, root := range []string{w, images} {
-			filepath.Walk(root, func(path string, info os.FileInfo, err error) error {
-				if err == nil && info.Mode().IsRegular() {
-					data, _ := os.ReadFile(path)
-					got[path] = sha256.Sum256(data)
-				}
-				return nil
-			})
-		}
-		return got
-	}
-	before = snapshot()
+	before := snapshotFiles(w, images)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, stderr, code := run(t, c.args...)
@@ -90,17 +76,7 @@ func TestOutputNamingAnInputIsRefused(t *testing.T) {
 			if !strings.Contains(stderr, "refusing to overwrite") {
 				t.Errorf("message does not say what it refused: %s", stderr)
 			}
-			after := snapshot()
-			for path, sum := range before {
-				if after[path] != sum {
-					t.Errorf("%s changed", path)
-				}
-			}
-			for path := range after {
-				if _, ok := before[path]; !ok {
-					t.Errorf("%s appeared", path)
-				}
-			}
+			assertUnchanged(t, before, w, images)
 		})
 	}
 }
@@ -144,4 +120,38 @@ func relTo(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return rel
+}
+
+// snapshotFiles hashes every regular file under roots.
+func snapshotFiles(roots ...string) map[string][32]byte {
+	got := map[string][32]byte{}
+	for _, root := range roots {
+		filepath.Walk(root, func(path string, info os.FileInfo, err error) error {
+			if err == nil && info.Mode().IsRegular() {
+				data, _ := os.ReadFile(path)
+				got[path] = sha256.Sum256(data)
+			}
+			return nil
+		})
+	}
+	return got
+}
+
+// assertUnchanged fails t if a file under roots changed, vanished or
+// appeared since before was taken.
+func assertUnchanged(t *testing.T, before map[string][32]byte, roots ...string) {
+	t.Helper()
+	after := snapshotFiles(roots...)
+	for path, sum := range before {
+		if got, ok := after[path]; !ok {
+			t.Errorf("%s vanished", path)
+		} else if got != sum {
+			t.Errorf("%s changed", path)
+		}
+	}
+	for path := range after {
+		if _, ok := before[path]; !ok {
+			t.Errorf("%s appeared", path)
+		}
+	}
 }

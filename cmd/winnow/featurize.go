@@ -187,7 +187,13 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 	if err != nil {
 		return err
 	}
-	defer model.Close()
+	defer func() {
+		// After a signal an inference call may still be running (Abandon):
+		// closing the session under it would crash; the process exits anyway.
+		if cmd.Context().Err() == nil {
+			model.Close()
+		}
+	}()
 
 	stderr := cmd.ErrOrStderr()
 	var errw io.Writer = &stderrErrors{w: stderr}
@@ -209,7 +215,7 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 	}
 	sum, runErr := featurize.Run(cmd.Context(), items, f.out, featurize.Config{
 		Model: model, Resize: mode, Batch: f.batch, Workers: f.workers, MaxPixels: f.maxPixels, MaxMemory: maxMemory,
-		ChunkRows: f.checkpointRows, Errors: errw, Log: stderr, Progress: pmode, Version: version,
+		ChunkRows: f.checkpointRows, Errors: errw, Log: stderr, Progress: pmode, Version: version, Abandon: true,
 	})
 	fmt.Fprintf(stderr, "featurize: %s\n", sum)
 	if sum.Repeated > 0 {

@@ -50,6 +50,11 @@ type Config struct {
 	Log      io.Writer // progress and notes; nil discards
 	Progress progress.Mode
 	Version  string
+
+	// Abandon makes a cancelled run return at once, leaving an inference
+	// call in flight and decoders running: for a process about to exit on
+	// a signal, which must then not close the model.
+	Abandon bool
 }
 
 // Summary counts what happened to every listed path.
@@ -197,10 +202,10 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 	}()
 	go func() { workers.Wait(); close(ready) }()
 
-	infer := inferer{cfg: &cfg, st: st, chunks: chunks, pool: &pool, bar: bar, errs: errs,
+	infer := inferer{cfg: &cfg, st: st, chunks: chunks, pool: &pool, bar: bar, errs: errs, ctx: ctx,
 		input: make([]float32, 0, cfg.Batch*cfg.Model.InputLen())}
 	runErr := infer.loop(ctx, ready)
-	if runErr != nil {
+	if runErr != nil && !infer.abandoned {
 		cancel()
 		for range ready { // let the workers finish so nothing writes after we return
 		}
@@ -372,10 +377,10 @@ type decoder struct {
 	ctx    context.Context
 	budget *imageio.Budget
 	cfg    *Config
-	st   *state
-	errs *errorLog
-	pool *sync.Pool
-	bar  *progress.Bar
+	st     *state
+	errs   *errorLog
+	pool   *sync.Pool
+	bar    *progress.Bar
 
 	tensor imageio.TensorSpec
 	fill   [3]uint8        // the model's mean colour, for pad bars
@@ -536,9 +541,12 @@ type inferer struct {
 	pool   *sync.Pool
 	bar    *progress.Bar
 	errs   *errorLog
-	input  []float32
-	batch  []decoded
-	feats  []float32
+	ctx    context.Context
+	// abandoned: an inference call was left running (Config.Abandon).
+	abandoned bool
+	input     []float32
+	batch     []decoded
+	feats     []float32
 }
 
 func (f *inferer) loop(ctx context.Context, ready <-chan decoded) error {
@@ -580,7 +588,31 @@ func (f *inferer) run() error {
 		f.pool.Put(d.tensor)
 	}
 	var err error
-	f.feats, err = f.cfg.Model.Run(f.feats[:0], f.input, len(f.batch))
+	if f.cfg.Abandon {
+		// One inference call can take seconds on a loaded machine, and
+		// ONNX Runtime cannot be interrupted: a signal is answered at once
+		// and the call is left to finish on its own goroutine, with buffers
+		// nobody touches again.
+		type result struct {
+			feats []float32
+			err   error
+		}
+		done := make(chan result, 1)
+		input, n := f.input, len(f.batch)
+		go func() {
+			feats, err := f.cfg.Model.Run(f.feats[:0], input, n)
+			done <- result{feats, err}
+		}()
+		select {
+		case r := <-done:
+			f.feats, err = r.feats, r.err
+		case <-f.ctx.Done():
+			f.input, f.feats, f.abandoned = nil, nil, true
+			return f.ctx.Err()
+		}
+	} else {
+		f.feats, err = f.cfg.Model.Run(f.feats[:0], f.input, len(f.batch))
+	}
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Ctrl-C (SIGINT) and SIGTERM end featurize, select and import-tfjs within
+// a second, mid-run, with status 130 and 143 and no output file.
+func TestSignalsStopLongRuns(t *testing.T) {
+	nsfwjs := repo(".deps/nsfwjs/inception_v3")
+	if _, err := os.Stat(nsfwjs); err != nil {
+		t.Skip("nsfwjs is not installed (make deps)")
+	}
+	images := fmnistFolder(t, 3000)
+	poolDir := t.TempDir()
+	pool, model := writePool(t, poolDir, 60000, 32)
+
+	type verb struct {
+		name  string
+		args  func(out string) []string
+		outs  func(out string) []string // files that must not exist afterwards
+		delay time.Duration             // how long it runs before the signal
+	}
+	verbs := []verb{
+		{"featurize", func(o string) []string {
+			return []string{"featurize", images, "-o", filepath.Join(o, "f.parquet"), "-q"}
+		}, func(o string) []string { return []string{filepath.Join(o, "f.parquet")} }, 3 * time.Second},
+		{"select", func(o string) []string {
+			// coreset over every row: a long greedy loop after the read.
+			return []string{"select", "--model", model, "--features", pool, "--strategy", "coreset",
+				"--candidates", "0", "-n", "3000", "-o", filepath.Join(o, "next.csv")}
+		}, func(o string) []string { return []string{filepath.Join(o, "next.csv")} }, 2 * time.Second},
+		{"import-tfjs", func(o string) []string {
+			return []string{"backbone", "import-tfjs", nsfwjs, "-o", filepath.Join(o, "iv3.onnx"), "--no-probs"}
+		}, func(o string) []string {
+			return []string{filepath.Join(o, "iv3.onnx"), filepath.Join(o, "iv3.onnx.json")}
+		}, time.Second},
+	}
+	for _, v := range verbs {
+		for _, sig := range []struct {
+			s    syscall.Signal
+			code int
+		}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
+			t.Run(v.name+"/"+sig.s.String(), func(t *testing.T) {
+				out := t.TempDir()
+				before := snapshotFiles(images, poolDir)
+				cmd := exec.Command(winnow, v.args(out)...)
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan error, 1)
+				go func() { done <- cmd.Wait() }()
+				select {
+				case err := <-done:
+					t.Fatalf("finished (%v) before the signal: the input is too small to test with\n%s", err, stderr.String())
+				case <-time.After(v.delay):
+				}
+				sent := time.Now()
+				cmd.Process.Signal(sig.s)
+				var took time.Duration
+				select {
+				case <-done:
+					took = time.Since(sent)
+				case <-time.After(10 * time.Second):
+					cmd.Process.Kill()
+					<-done
+					t.Fatalf("still running 10 s after %v\n%s", sig.s, stderr.String())
+				}
+				t.Logf("%s exited %.2f s after %v", v.name, took.Seconds(), sig.s)
+				if took > time.Second {
+					t.Errorf("took %v to stop after %v, want at most 1 s", took, sig.s)
+				}
+				if code := cmd.ProcessState.ExitCode(); code != sig.code {
+					t.Errorf("exit status %d after %v, want %d\n%s", code, sig.s, sig.code, stderr.String())
+				}
+				name := map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM"}[sig.s]
+				if !strings.Contains(stderr.String(), "stopped by "+name) {
+					t.Errorf("the message does not say which signal stopped it:\n%s", stderr.String())
+				}
+				for _, f := range v.outs(out) {
+					if _, err := os.Stat(f); err == nil {
+						t.Errorf("%s exists after the signal", f)
+					}
+				}
+				entries, _ := os.ReadDir(out)
+				for _, e := range entries {
+					if strings.Contains(e.Name(), "tmp") {
+						t.Errorf("temporary file left behind: %s", e.Name())
+					}
+				}
+				assertUnchanged(t, before, images, poolDir)
+			})
+		}
+	}
+}
