@@ -172,6 +172,7 @@ func TestWebParticipantAndAdmin(t *testing.T) {
 		t.Fatalf("only %d examples chosen for %d classes", examples, len(webClasses))
 	}
 	b.shot("admin-examples")
+	b.narrow("admin-examples-360")
 
 	// About: start a session with a display name.
 	b.open(base + "/")
@@ -192,6 +193,7 @@ func TestWebParticipantAndAdmin(t *testing.T) {
 		t.Errorf("learn page shows %d example images, the admin chose %d", n, examples)
 	}
 	b.shot("learn")
+	b.narrow("learn-360")
 
 	// Practice page 1 with one wrong answer: the table shows it and the
 	// next page stays shut; corrected, it opens.
@@ -311,6 +313,7 @@ func TestWebParticipantAndAdmin(t *testing.T) {
 		t.Errorf("finish page counts %s labelled, want %d", got, total-2)
 	}
 	b.shot("finish")
+	b.narrow("finish-360")
 
 	// The database holds what the keys meant, history included.
 	rows, err := st.RoundAnswers(ctx, round1.ID)
