@@ -239,6 +239,19 @@ func TestHostileInputs(t *testing.T) {
 			put(t, filepath.Join(in, "lab.csv"), []byte(lab))
 			return []string{"train", "--features", f, "--labels", filepath.Join(in, "lab.csv"), "-o", filepath.Join(out, "m.json")}
 		}, 0, []string{"wrote"}, nil},
+		{"features rewritten by DuckDB", func(t *testing.T, in, out string) []string {
+			node, err := exec.LookPath("node")
+			script := repo("internal/featstore/testdata/rewrite_duckdb.mjs")
+			if _, serr := os.Stat(repo("internal/featstore/testdata/node_modules/@duckdb/node-api")); err != nil || serr != nil {
+				t.Skip("node or @duckdb/node-api missing (make deps)")
+			}
+			put(t, filepath.Join(in, "m.json"), modelJSON)
+			put(t, filepath.Join(in, "f.parquet"), featsData)
+			if b, err := exec.Command(node, script, filepath.Join(in, "f.parquet"), filepath.Join(in, "duck.parquet")).CombinedOutput(); err != nil {
+				t.Fatalf("%v\n%s", err, b)
+			}
+			return []string{"predict", "--model", filepath.Join(in, "m.json"), "--features", filepath.Join(in, "duck.parquet"), "-o", filepath.Join(out, "p.csv")}
+		}, 0, []string{"record no backbone", "could not be checked", "100 rows"}, nil},
 		{"1e39 in a features CSV", func(t *testing.T, in, out string) []string {
 			put(t, filepath.Join(in, "f.csv"), []byte("path,f0,f1\na.png,1e39,0\nb.png,0,1\n"))
 			put(t, filepath.Join(in, "l.csv"), []byte("path,label\na.png,x\nb.png,y\n"))

@@ -45,7 +45,7 @@ order). Labels outside the model's classes, or empty, are dropped and counted.
 			if err := mf.Check(set.Meta); err != nil {
 				return fmt.Errorf("%s does not fit %s: %w", features, model, err)
 			}
-			if note := mf.Unchecked(set.FromCSV); note != "" {
+			if note := mf.UncheckedFor(set.Meta, set.FromCSV); note != "" {
 				fmt.Fprintln(cmd.ErrOrStderr(), "evaluate:", note)
 			}
 			out := cmd.OutOrStdout()

@@ -45,6 +45,12 @@ func newFeaturesCmd() *cobra.Command {
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "rows:        %d\n", r.NumRows())
 			fmt.Fprintf(w, "dimension:   %d\n", m.Dim)
+			if m.BackboneSHA256 == "" {
+				// Another tool's file (DuckDB, pandas): same data, no record
+				// of where the vectors came from.
+				fmt.Fprintf(w, "backbone:    unknown (no winnow metadata: the file was not written by featurize)\n")
+				return nil
+			}
 			fmt.Fprintf(w, "backbone:    %s (sha256 %s)\n", m.Backbone, m.BackboneSHA256)
 			fmt.Fprintf(w, "preprocess:  %s\n", m.Preprocess)
 			fmt.Fprintf(w, "written by:  winnow %s\n", m.Version)

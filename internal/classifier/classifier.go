@@ -167,7 +167,21 @@ func (f *File) OpenFeatures(path string, c dataset.Columns) (src dataset.Feature
 		src.Close()
 		return nil, "", fmt.Errorf("%s does not fit the model: %w", path, err)
 	}
-	return src, f.Unchecked(src.CSV()), nil
+	return src, f.UncheckedFor(src.Meta(), src.CSV()), nil
+}
+
+// UncheckedFor is Unchecked that also covers a Parquet file written by
+// another tool (DuckDB, pandas): it records no backbone, so the model's
+// cannot be checked against it.
+func (f *File) UncheckedFor(features featstore.Meta, fromCSV bool) string {
+	if note := f.Unchecked(fromCSV); note != "" || fromCSV {
+		return note
+	}
+	if features.BackboneSHA256 == "" && f.Backbone.SHA256 != "" {
+		return fmt.Sprintf("the features record no backbone (a Parquet file not written by featurize): columns matched by position f0..f%d, but the backbone (%s) could not be checked",
+			features.Dim-1, f.Backbone.Name)
+	}
+	return ""
 }
 
 // Unchecked says, for features from a CSV or a model trained on one, that

@@ -416,25 +416,25 @@ func TestAtomicReplace(t *testing.T) {
 func TestOpenRejectsForeignFiles(t *testing.T) {
 	dir := t.TempDir()
 
-	// Some other Parquet file.
+	// A Parquet file without the columns.
 	other := filepath.Join(dir, "other.parquet")
 	type foreign struct {
-		Path     string    `parquet:"path"`
+		Name     string    `parquet:"name"`
 		Features []float64 `parquet:"features,list"`
 	}
-	if err := parquet.WriteFile(other, []foreign{{Path: "x", Features: []float64{1}}}); err != nil {
+	if err := parquet.WriteFile(other, []foreign{{Name: "x", Features: []float64{1}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(other); err == nil || !strings.Contains(err.Error(), "not a winnow feature file") {
+	if _, err := Open(other); err == nil || !strings.Contains(err.Error(), "not a feature file") {
 		t.Fatalf("Open(other) = %v", err)
 	}
 
-	// Right schema, no metadata.
+	// Right schema, no metadata and no rows: nothing tells the dimension.
 	bare := filepath.Join(dir, "bare.parquet")
-	if err := parquet.WriteFile(bare, []record{{Path: "x", Features: []float32{1}}}); err != nil {
+	if err := parquet.WriteFile(bare, []record{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(bare); err == nil || !strings.Contains(err.Error(), "missing") {
+	if _, err := Open(bare); err == nil || !strings.Contains(err.Error(), "dimension is unknown") {
 		t.Fatalf("Open(bare) = %v", err)
 	}
 

@@ -37,8 +37,9 @@ type Reader struct {
 	read  int64 // rows returned so far
 	strs  []string
 	ints  []int32
-	err   error // sticky
-	queue []Row // rows decoded by Next but not yet returned
+	err   error          // sticky
+	queue []Row          // rows decoded by Next but not yet returned
+	gen   *genericReader // set for files not in featurize's exact layout
 }
 
 const (
@@ -81,12 +82,28 @@ func open(path string, f *os.File) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("featstore: %s: %w", path, err)
 	}
-	if !parquet.EqualNodes(pf.Schema(), fileSchema) {
-		return nil, fmt.Errorf("featstore: %s: not a winnow feature file: schema is %v, want %v", path, pf.Schema(), fileSchema)
-	}
 	m, err := metaOf(pf)
-	if err != nil {
-		return nil, fmt.Errorf("featstore: %s: %w", path, err)
+	if err != nil || !parquet.EqualNodes(pf.Schema(), fileSchema) {
+		// Not featurize's exact layout or metadata: any file with the same
+		// data is read, and its backbone is unknown unless recorded.
+		g, gerr := openGeneric(pf)
+		if gerr != nil {
+			return nil, fmt.Errorf("featstore: %s: %w", path, gerr)
+		}
+		r := &Reader{path: path, f: f, pf: pf, meta: lenientMeta(pf), rgs: pf.RowGroups(), rg: -1, gen: g}
+		if r.meta.Dim == 0 {
+			// The dimension comes from the first row; it is queued for Next.
+			first := make([]Row, 1)
+			n, err := r.readGeneric(first)
+			if err != nil && !errors.Is(err, io.EOF) {
+				return nil, err
+			}
+			if n == 0 {
+				return nil, fmt.Errorf("featstore: %s: no rows and no %s metadata: the feature dimension is unknown", path, KeyDim)
+			}
+			r.queue = first[:n]
+		}
+		return r, nil
 	}
 	r := &Reader{path: path, f: f, pf: pf, meta: m, rgs: pf.RowGroups(), rg: -1}
 	for i, name := range [][]string{{"path"}, {"sha256"}, {"width"}, {"height"}, {"features", "list", "element"}} {
@@ -188,6 +205,9 @@ func (r *Reader) ReadBatch(dst []Row) (int, error) {
 
 // readRows reads rows from the current row group only.
 func (r *Reader) readRows(dst []Row) (int, error) {
+	if r.gen != nil {
+		return r.readGeneric(dst)
+	}
 	if r.err != nil {
 		return 0, r.err
 	}
@@ -279,6 +299,10 @@ func (r *Reader) Next() (Row, error) {
 // Close releases the file.
 func (r *Reader) Close() error {
 	r.closeCursors()
+	if r.gen != nil && r.gen.rows != nil {
+		r.gen.rows.Close()
+		r.gen.rows = nil
+	}
 	if r.err == nil {
 		r.err = errors.New("featstore: reader closed")
 	}
@@ -415,6 +439,21 @@ func (c *cursor) close() {
 // scanKeys calls fn with the path and SHA-256 of every remaining row, reading
 // only those two columns; the feature pages are never fetched.
 func (r *Reader) scanKeys(fn func(path, sha string)) error {
+	if r.gen != nil {
+		rows := make([]Row, nextBatch)
+		for {
+			n, err := r.ReadBatch(rows)
+			for _, row := range rows[:n] {
+				fn(row.Path, row.SHA256)
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
 	paths := make([]string, nextBatch)
 	shas := make([]string, nextBatch)
 	for {
