@@ -19,6 +19,7 @@ package linear
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -120,7 +121,10 @@ func FitMatrix(ctx context.Context, X Matrix, y []int, k int, p Params, warm *Mo
 		return nil, err
 	}
 	prob.done = ctx.Done()
-	nz, err := fitNormalization(p.Norm, X)
+	nz, err := fitNormalization(p.Norm, X, prob.done)
+	if errors.Is(err, errStopped) {
+		return nil, ctx.Err()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +135,9 @@ func FitMatrix(ctx context.Context, X Matrix, y []int, k int, p Params, warm *Mo
 	// non-negative features (ReLU embeddings, pixel-like data) have along
 	// their mean, which otherwise makes the problem badly conditioned.
 	mu, err := prob.columnMeans()
+	if errors.Is(err, errStopped) {
+		return nil, ctx.Err()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -199,6 +206,9 @@ func (p *problem) columnMeans() ([]float64, error) {
 	mu := make([]float64, d)
 	buf := make([]float64, tileRows*d)
 	for i0 := 0; i0 < n; i0 += tileRows {
+		if p.cancelled() {
+			return nil, errStopped
+		}
 		i1 := min(i0+tileRows, n)
 		x := p.tile(buf, i0, i1, 0, d)
 		for r := 0; r < i1-i0; r++ {

@@ -225,9 +225,11 @@ func (p *problem) parallel(tasks int, do func(task int, buf []float64)) {
 
 // cancelled is a non-blocking receive: lock-free while the channel is open,
 // cheap enough to ask per tile.
-func (p *problem) cancelled() bool {
+func (p *problem) cancelled() bool { return isDone(p.done) }
+
+func isDone(done <-chan struct{}) bool {
 	select {
-	case <-p.done:
+	case <-done:
 		return true
 	default:
 		return false

@@ -311,7 +311,17 @@ func TestProductsStopPerTile(t *testing.T) {
 			t.Fatalf("margin %d computed after the stop", i)
 		}
 	}
+	// The passes before the solver, over the same data, stop too.
+	if _, err := fitNormalization(NormStandard, X32, stop); !errors.Is(err, errStopped) {
+		t.Errorf("normalisation pass after the stop: %v", err)
+	}
+	if _, err := prob.columnMeans(); !errors.Is(err, errStopped) {
+		t.Errorf("column means after the stop: %v", err)
+	}
 	prob.done = nil
+	if _, err := prob.columnMeans(); err != nil {
+		t.Errorf("column means without a stop: %v", err)
+	}
 	prob.margins(w, z)
 	if math.IsNaN(z[0]) || math.IsNaN(z[len(z)-1]) {
 		t.Fatal("margins not computed without a stop")

@@ -1,6 +1,7 @@
 package linear
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -37,20 +38,30 @@ type Normalization struct {
 //     gets scale 0, i.e. it becomes 0 and carries no weight.
 //   - none: identity.
 func FitNormalization(kind string, X mat.Matrix) (Normalization, error) {
-	return fitNormalization(kind, AsMatrix(X))
+	return fitNormalization(kind, AsMatrix(X), nil)
 }
 
+// errStopped is returned by the passes over the data when done is closed;
+// FitMatrix turns it into the context's error.
+var errStopped = errors.New("linear: stopped")
+
 // fitNormalization streams X a block of rows at a time; every sum runs in
-// row order, so the result is the same as a column-by-column pass.
-func fitNormalization(kind string, X Matrix) (Normalization, error) {
+// row order, so the result is the same as a column-by-column pass. It
+// returns errStopped once done is closed (a pass over a large matrix takes
+// seconds).
+func fitNormalization(kind string, X Matrix, done <-chan struct{}) (Normalization, error) {
 	if kind == "" {
 		kind = NormAuto
 	}
 	n, d := X.Dims()
 	nz := Normalization{Kind: kind, Offset: make([]float64, d), Scale: make([]float64, d)}
 	buf := make([]float64, tileRows*d)
+	stopped := false
 	rows := func(fn func(row []float64)) {
-		for i0 := 0; i0 < n; i0 += tileRows {
+		for i0 := 0; i0 < n && !stopped; i0 += tileRows {
+			if stopped = isDone(done); stopped {
+				return
+			}
 			i1 := min(i0+tileRows, n)
 			X.Widen(buf, i0, i1, 0, d)
 			for r := 0; r < i1-i0; r++ {
@@ -102,6 +113,9 @@ func fitNormalization(kind string, X Matrix) (Normalization, error) {
 		}
 	default:
 		return nz, fmt.Errorf("linear: unknown normalisation %q (want auto, standard or none)", kind)
+	}
+	if stopped {
+		return nz, errStopped
 	}
 	for j := 0; j < d; j++ {
 		if math.IsNaN(nz.Offset[j]) || math.IsInf(nz.Offset[j], 0) || math.IsNaN(nz.Scale[j]) || math.IsInf(nz.Scale[j], 0) {
