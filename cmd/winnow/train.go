@@ -78,7 +78,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	if err := refuseOverwrite(files{}.add("--features", f.features).add("--labels", f.labels), files{}.add("-o", f.out)); err != nil {
 		return err
 	}
-	set, err := dataset.Load(f.features, f.labels, dataset.Options{LabelColumn: f.labelColumn, Classes: f.classes, Ignore: f.ignore, Float32: true})
+	set, err := dataset.LoadContext(cmd.Context(), f.features, f.labels, dataset.Options{LabelColumn: f.labelColumn, Classes: f.classes, Ignore: f.ignore, Float32: true})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
 package dataset
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -195,5 +197,17 @@ func TestFloat32SetHoldsTheSameRows(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestLoadStopsWhenCancelled(t *testing.T) {
+	p := write(t, "f.csv", featCSV)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := LoadContext(ctx, p, p, Options{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("load with a done context: %v", err)
+	}
+	if _, err := LoadContext(context.Background(), p, p, Options{}); err != nil {
+		t.Errorf("load with a live context: %v", err)
 	}
 }

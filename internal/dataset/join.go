@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -84,6 +85,12 @@ type Options struct {
 // Load streams the feature file and keeps the labelled rows, so memory grows
 // with the number of labels, not with the size of the feature file.
 func Load(featuresPath, labelsPath string, opt Options) (*Set, error) {
+	return LoadContext(context.Background(), featuresPath, labelsPath, opt)
+}
+
+// LoadContext is Load that stops with ctx's error once ctx is done, checked
+// every 256 feature rows: reading a large feature file takes many seconds.
+func LoadContext(ctx context.Context, featuresPath, labelsPath string, opt Options) (*Set, error) {
 	if opt.LabelColumn == "" {
 		opt.LabelColumn = "label"
 	}
@@ -144,7 +151,12 @@ func Load(featuresPath, labelsPath string, opt Options) (*Set, error) {
 	}
 	var bad []string
 	next := batched(feats, dim)
-	for {
+	for row := 0; ; row++ {
+		if row%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		p, vec, err := next()
 		if errors.Is(err, io.EOF) {
 			break
