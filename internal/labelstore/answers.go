@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"time"
 )
@@ -530,14 +529,4 @@ func (s *Store) Count(ctx context.Context) (Counts, error) {
 		(SELECT COUNT(*) FROM answers WHERE kind = 'label')`).Scan(
 		&c.Items, &c.Pool, &c.Practice, &c.Test, &c.Imported, &c.Participants, &c.Sessions, &c.Answers, &c.LabelAnswers)
 	return c, err
-}
-
-// sortVotes orders votes by item, then participant, for reproducible output.
-func sortVotes(v []Vote) {
-	sort.Slice(v, func(i, j int) bool {
-		if v[i].ItemID != v[j].ItemID {
-			return v[i].ItemID < v[j].ItemID
-		}
-		return v[i].ParticipantID < v[j].ParticipantID
-	})
 }
