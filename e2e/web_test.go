@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -360,6 +361,17 @@ func TestWebParticipantAndAdmin(t *testing.T) {
 	}
 	b.shot("admin")
 	b.do(chromedp.Click(chromedp.ID("close")))
+	// The page's script shows the progress at once and polls it.
+	if b.count("#close-progress.hidden") != 0 {
+		t.Error("no progress shown after Close round")
+	}
+	b.shot("admin-closing")
+	// The site stays usable while the round closes.
+	if resp, err := http.Get(base + "/learn"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("GET /learn during the close: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	deadline := time.Now().Add(90 * time.Second)
 	for !strings.Contains(b.text("#round h2"), "Round 2") {
 		if time.Now().After(deadline) {

@@ -54,6 +54,10 @@ func (s *Server) adminCurve(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
+	// A learning curve rises to the right, so the top left is where the
+	// legend covers nothing.
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.XOffs, p.Legend.YOffs = 8, -4
 	svg, err := report.SVG(p, 420, 260)
 	if err != nil {
 		s.internal(w, r, err)

@@ -73,7 +73,7 @@
       fetch(prog.dataset.poll, { headers: { Accept: "application/json" } })
         .then(function (r) { return r.json(); })
         .then(function (p) {
-          stage.textContent = p.stage || "starting";
+          stage.textContent = "Closing: " + (p.stage || "starting") + (p.total > 0 ? " (" + p.done + " of " + p.total + " steps)" : "");
           if (p.total > 0) { bar.max = p.total; bar.value = p.done; } else { bar.removeAttribute("value"); }
           if (p.running) { setTimeout(poll, 1000); return; }
           if (p.error) { stage.textContent = "Closing failed: " + p.error; button.disabled = false; return; }
@@ -85,7 +85,7 @@
       e.preventDefault();
       button.disabled = true;
       prog.classList.remove("hidden");
-      stage.textContent = "starting";
+      stage.textContent = "Closing: starting";
       var csrf = form.querySelector('input[name="csrf"]').value;
       fetch(form.action, { method: "POST", headers: { "X-CSRF-Token": csrf, Accept: "application/json" } })
         .then(function () { poll(); })
