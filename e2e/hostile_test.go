@@ -80,6 +80,16 @@ func TestHostileInputs(t *testing.T) {
 		return dir
 	}
 
+	// simArgs is a simulate run on the shared features with one flag set.
+	simArgs := func(flag, value string) func(t *testing.T, in, out string) []string {
+		return func(t *testing.T, in, out string) []string {
+			put(t, filepath.Join(in, "f.parquet"), featsData)
+			put(t, filepath.Join(in, "l.csv"), labelsData)
+			return []string{"simulate", "--features", filepath.Join(in, "f.parquet"), "--labels", filepath.Join(in, "l.csv"),
+				"--out", filepath.Join(out, "sim"), flag, value}
+		}
+	}
+
 	type result struct{ stdout, stderr, in, out string }
 	cases := []struct {
 		name  string
@@ -252,6 +262,31 @@ func TestHostileInputs(t *testing.T) {
 			}
 			return []string{"predict", "--model", filepath.Join(in, "m.json"), "--features", filepath.Join(in, "duck.parquet"), "-o", filepath.Join(out, "p.csv")}
 		}, 0, []string{"record no backbone", "could not be checked", "100 rows"}, nil},
+		// Why 3 and 7, in simulate and train: careless numbers refused as
+		// usage errors (1 or 2: see usage below), never a panic.
+		{"simulate --test-fraction 1.5", simArgs("--test-fraction", "1.5"), usage, []string{"--test-fraction"}, nil},
+		{"simulate --test-fraction -0.2", simArgs("--test-fraction", "-0.2"), usage, []string{"--test-fraction"}, nil},
+		{"simulate --test-fraction NaN", simArgs("--test-fraction", "NaN"), usage, []string{"--test-fraction"}, nil},
+		{"simulate --repeats 0", simArgs("--repeats", "0"), usage, []string{"--repeats"}, nil},
+		{"train --cv -3", func(t *testing.T, in, out string) []string {
+			put(t, filepath.Join(in, "f.parquet"), featsData)
+			put(t, filepath.Join(in, "l.csv"), labelsData)
+			return []string{"train", "--features", filepath.Join(in, "f.parquet"), "--labels", filepath.Join(in, "l.csv"), "--cv", "-3", "-o", filepath.Join(out, "m.json")}
+		}, usage, []string{"--cv -3"}, nil},
+
+		// Handled before issue 14, kept so they stay handled.
+		{"truncated Parquet", func(t *testing.T, in, out string) []string {
+			put(t, filepath.Join(in, "f.parquet"), featsData[:len(featsData)/2])
+			put(t, filepath.Join(in, "m.json"), modelJSON)
+			return []string{"predict", "--model", filepath.Join(in, "m.json"), "--features", filepath.Join(in, "f.parquet"), "-o", filepath.Join(out, "p.csv")}
+		}, 1, []string{"f.parquet"}, nil},
+		{"symlink loop in the image folder", func(t *testing.T, in, out string) []string {
+			dir := imageFolder(t, in)
+			os.Symlink("..", filepath.Join(dir, "bag", "loop"))
+			os.Symlink("loop2.png", filepath.Join(dir, "loop1.png"))
+			os.Symlink("loop1.png", filepath.Join(dir, "loop2.png"))
+			return []string{"featurize", dir, "-o", filepath.Join(out, "f.parquet"), "--model", "pixels:28x28:gray"}
+		}, 0, []string{"ok 8", "failed 2", "too many levels of symbolic links"}, nil},
 		{"1e39 in a features CSV", func(t *testing.T, in, out string) []string {
 			put(t, filepath.Join(in, "f.csv"), []byte("path,f0,f1\na.png,1e39,0\nb.png,0,1\n"))
 			put(t, filepath.Join(in, "l.csv"), []byte("path,label\na.png,x\nb.png,y\n"))
@@ -271,8 +306,14 @@ func TestHostileInputs(t *testing.T) {
 				r.stdout, r.stderr, code = runTimeout(t, 2*time.Minute, args...)
 			}
 			r.in, r.out = in, out
-			if code != c.code {
+			switch {
+			case c.code == usage && code != 1 && code != 2:
+				t.Errorf("exit %d, want 1 or 2\n%s", code, r.stderr)
+			case c.code != usage && code != c.code:
 				t.Errorf("exit %d, want %d\n%s", code, c.code, r.stderr)
+			}
+			if strings.Contains(r.stderr, "panic:") || strings.Contains(r.stderr, "goroutine ") {
+				t.Errorf("panicked:\n%s", r.stderr)
 			}
 			for _, w := range c.words {
 				if !strings.Contains(r.stderr, w) && !strings.Contains(r.stdout, w) {
@@ -286,6 +327,10 @@ func TestHostileInputs(t *testing.T) {
 		})
 	}
 }
+
+// usage as a case's status accepts 1 or 2: verbs differ in how they report
+// a bad flag value, and what matters is that it is refused without a panic.
+const usage = -1
 
 // runFileLimited runs winnow with RLIMIT_FSIZE set to limit bytes, the way a
 // disk fills up: a write past it fails with EFBIG (Go ignores SIGXFSZ).
