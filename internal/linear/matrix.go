@@ -164,6 +164,17 @@ func (p *problem) tile(buf []float64, i0, i1, j0, j1 int) []float64 {
 	return buf
 }
 
+// view is tile without the copy when there is nothing to normalise and the
+// storage is float64 already (Objective's input, or the small-problem copy
+// FitMatrix keeps): a strided window on the caller's matrix.
+func (p *problem) view(buf []float64, i0, i1, j0, j1 int) ([]float64, int) {
+	if x, ok := p.x.(gonumRows); ok && x.raw != nil && p.off == nil && p.mu == nil {
+		s := x.raw.Stride
+		return x.raw.Data[i0*s+j0 : (i1-1)*s+j1], s
+	}
+	return p.tile(buf, i0, i1, j0, j1), j1 - j0
+}
+
 // normRow writes ((src - off) * sc) - mu into dst; nil off (and sc) or mu
 // leave that step out.
 func normRow[T float32 | float64](src []T, dst, off, sc, mu []float64) {
@@ -247,9 +258,9 @@ func (p *problem) margins(w, z []float64) {
 	p.parallel((p.n+tileRows-1)/tileRows, func(t int, buf []float64) {
 		i0 := t * tileRows
 		i1 := min(i0+tileRows, p.n)
-		x := p.tile(buf, i0, i1, 0, d)
+		x, stride := p.view(buf, i0, i1, 0, d)
 		blas64.Gemm(blas.NoTrans, blas.Trans, 1,
-			blas64.General{Rows: i1 - i0, Cols: d, Stride: d, Data: x}, W,
+			blas64.General{Rows: i1 - i0, Cols: d, Stride: stride, Data: x}, W,
 			0, blas64.General{Rows: i1 - i0, Cols: k, Stride: k, Data: z[i0*k : i1*k]})
 	})
 }
@@ -266,14 +277,14 @@ func (p *problem) gradientW(r, gw []float64) {
 		G := blas64.General{Rows: k, Cols: j1 - j0, Stride: d, Data: gw[j0:]}
 		for i0 := 0; i0 < p.n; i0 += gradRows {
 			i1 := min(i0+gradRows, p.n)
-			x := p.tile(buf, i0, i1, j0, j1)
+			x, stride := p.view(buf, i0, i1, j0, j1)
 			beta := 1.0
 			if i0 == 0 {
 				beta = 0
 			}
 			blas64.Gemm(blas.Trans, blas.NoTrans, 1,
 				blas64.General{Rows: i1 - i0, Cols: k, Stride: k, Data: r[i0*k : i1*k]},
-				blas64.General{Rows: i1 - i0, Cols: j1 - j0, Stride: j1 - j0, Data: x},
+				blas64.General{Rows: i1 - i0, Cols: j1 - j0, Stride: stride, Data: x},
 				beta, G)
 		}
 	})

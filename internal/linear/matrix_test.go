@@ -3,10 +3,12 @@ package linear
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -118,9 +120,23 @@ func referenceFit(t *testing.T, X *mat.Dense, y []int, k int, p Params) *Model {
 
 func relDiff(a, b float64) float64 { return math.Abs(a-b) / math.Max(math.Abs(a), math.Abs(b)) }
 
+// withTiles runs fn with the small-problem copy turned off, so the data this
+// small goes through the tiles a large matrix gets, and then with it on.
+func withTiles(t *testing.T, fn func(t *testing.T)) {
+	defer func(b int) { copyBudget = b }(copyBudget)
+	copyBudget = 0
+	t.Run("tiles", fn)
+	copyBudget = 16 << 20
+	t.Run("copy", fn)
+}
+
 // The contract of the bounded-memory fit: on float32 storage, normalised
 // per tile, the objective is the reference's to 1e-9 relative.
 func TestFloat32StorageReachesTheFloat64Optimum(t *testing.T) {
+	withTiles(t, testFloat32Optimum)
+}
+
+func testFloat32Optimum(t *testing.T) {
 	// n is not a multiple of the tile sizes and d not of the column chunk,
 	// so partial tiles are exercised.
 	X32, X, y := reluData(31, 700, 300, 5)
@@ -165,6 +181,10 @@ func TestFloat32StorageReachesTheFloat64Optimum(t *testing.T) {
 // Splitting the gradient by columns keeps each sum in row order, so the
 // fit must be bit-identical whatever the number of workers.
 func TestFitDoesNotDependOnCoreCount(t *testing.T) {
+	withTiles(t, testCoreCount)
+}
+
+func testCoreCount(t *testing.T) {
 	X32, _, y := reluData(33, 400, 300, 4)
 	fit := func(procs int) *Model {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
@@ -326,4 +346,48 @@ func TestProductsStopPerTile(t *testing.T) {
 	if math.IsNaN(z[0]) || math.IsNaN(z[len(z)-1]) {
 		t.Fatal("margins not computed without a stop")
 	}
+}
+
+// BenchmarkProducts times one X Wᵀ and one Rᵀ X, the solver's per-iteration
+// work, from float32 tiles and from the kept float64 copy.
+func BenchmarkProducts(b *testing.B) {
+	for _, sz := range []struct{ n, d, k int }{{700, 300, 5}, {2000, 1280, 10}} {
+		X32, _, y := reluData(40, sz.n, sz.d, sz.k)
+		for _, mode := range []string{"tiles", "copy"} {
+			b.Run(fmt.Sprintf("%dx%dx%d/%s", sz.n, sz.d, sz.k, mode), func(b *testing.B) {
+				prob, err := newProblem(X32, y, sz.k, nil, 0, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				nz, _ := fitNormalization(NormAuto, X32, nil)
+				prob.off, prob.scale = nz.Offset, nz.Scale
+				if prob.mu, err = prob.columnMeans(); err != nil {
+					b.Fatal(err)
+				}
+				if mode == "copy" {
+					prob.keepCopy()
+				}
+				w := make([]float64, sz.k*sz.d)
+				for i := range w {
+					w[i] = 0.01
+				}
+				z := make([]float64, sz.n*sz.k)
+				g := make([]float64, sz.k*sz.d)
+				c0 := cpuTime()
+				for b.Loop() {
+					prob.margins(w, z)
+					prob.gradientW(z, g)
+				}
+				// Wall time means little on a shared machine; CPU time is
+				// what the two modes spend.
+				b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
+			})
+		}
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
