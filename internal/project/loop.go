@@ -133,7 +133,7 @@ func (p *Project) trainAndEvaluate(ctx context.Context, n int, ds []labelstore.D
 		return nil, err
 	}
 	setStage("train", 2)
-	set, err := dataset.Load(p.path(FeaturesFile), p.path(t.labelsRel), dataset.Options{Classes: present})
+	set, err := dataset.LoadContext(ctx, p.path(FeaturesFile), p.path(t.labelsRel), dataset.Options{Classes: present})
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +220,7 @@ func (p *Project) evaluate(ctx context.Context, n int, t *trained) (*labelstore.
 		if err := writeAtomic(p.path(testRel), func(w io.Writer) error { return writeLabels(w, rows) }); err != nil {
 			return nil, err
 		}
-		set, err := dataset.Load(p.path(FeaturesFile), p.path(testRel), dataset.Options{Classes: t.model.Model.Classes})
+		set, err := dataset.LoadContext(ctx, p.path(FeaturesFile), p.path(testRel), dataset.Options{Classes: t.model.Model.Classes})
 		if err != nil {
 			return nil, fmt.Errorf("test set: %w", err)
 		}
