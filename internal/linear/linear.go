@@ -10,11 +10,11 @@
 //
 // Features arrive as any Matrix: winnow's train keeps them in the float32
 // they are stored in (Dense32), other callers pass gonum float64 matrices.
-// Nothing makes a normalised float64 copy: the products widen, normalise
-// and centre a tile of rows or columns at a time, so a fit needs the
-// features once plus O(n·k + k·d) working memory. Every sum is float64: the
-// convergence tolerances (relative objective change 1e-9) are below float32
-// resolution.
+// Above 16 MiB (copyBudget) nothing makes a normalised float64 copy: the
+// products widen, normalise and centre a tile of rows or columns at a time,
+// so a fit needs the features once plus O(n·k + k·d) working memory. Every
+// sum is float64: the convergence tolerances (relative objective change
+// 1e-9) are below float32 resolution.
 package linear
 
 import (
