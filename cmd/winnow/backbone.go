@@ -73,7 +73,7 @@ needs its sidecar's mean and std edited (0.5 and 0.5 for [-1, 1]).
 			for _, t := range res.Taps {
 				parts = append(parts, fmt.Sprintf("%s (%s -> %d)", t.Layer, t.Shape, t.Dim))
 			}
-			fmt.Fprintf(w, "wrote %s and %s\n", out, out+".json")
+			fmt.Fprintf(w, "wrote %s and %s\n", printable(out, false), printable(out+".json", false))
 			fmt.Fprintf(w, "input:    %s NHWC %dx%dx3, RGB/255\n", tfjs.InputName, res.Spec.Input.Size[0], res.Spec.Input.Size[1])
 			fmt.Fprintf(w, "features: %d = %s\n", res.Dim, strings.Join(parts, " + "))
 			if res.Probs != nil {

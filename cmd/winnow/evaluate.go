@@ -46,11 +46,11 @@ order). Labels outside the model's classes, or empty, are dropped and counted.
 				return fmt.Errorf("%s does not fit %s: %w", features, model, err)
 			}
 			if note := mf.UncheckedFor(set.Meta, set.FromCSV); note != "" {
-				fmt.Fprintln(cmd.ErrOrStderr(), "evaluate:", note)
+				fmt.Fprintln(cmd.ErrOrStderr(), "evaluate:", printable(note, false))
 			}
 			out := cmd.OutOrStdout()
 			if note := set.Notes.Summary(); note != "" {
-				fmt.Fprintln(cmd.ErrOrStderr(), "evaluate:", note)
+				fmt.Fprintln(cmd.ErrOrStderr(), "evaluate:", printable(note, false))
 			}
 			probs := classifier.Rows(mf.Predict(set.X))
 			r := metrics.Evaluate(set.Classes, set.Y, probs)

@@ -42,7 +42,8 @@ func newFeaturesCmd() *cobra.Command {
 			}
 			defer r.Close()
 			m := r.Meta()
-			w := cmd.OutOrStdout()
+			// The metadata is the file's to choose: shown, never obeyed.
+			w := printableWriter{cmd.OutOrStdout()}
 			fmt.Fprintf(w, "rows:        %d\n", r.NumRows())
 			fmt.Fprintf(w, "dimension:   %d\n", m.Dim)
 			if m.BackboneSHA256 == "" {

@@ -229,7 +229,10 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 	}
 	if runErr != nil {
 		if cmd.Context().Err() != nil {
-			return fmt.Errorf("interrupted; finished chunks are kept in %s, run the same command again to resume", featstore.PartsDir(f.out))
+			if parts, _ := featstore.Parts(f.out); len(parts) > 0 {
+				return fmt.Errorf("interrupted; finished chunks are kept in %s, run the same command again to resume", featstore.PartsDir(f.out))
+			}
+			return fmt.Errorf("interrupted before any chunk was finished; %s was not written", f.out)
 		}
 		return runErr
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -158,4 +159,16 @@ func floatBetween(flag string, v, min, max float64) error {
 		return usageError("%s %v: must be between %v and %v", flag, v, min, max)
 	}
 	return nil
+}
+
+// printableWriter escapes control characters in everything written through
+// it (see printable), keeping line breaks: for the log lines of a verb, each
+// written whole, that echo paths and names from its inputs.
+type printableWriter struct{ w io.Writer }
+
+func (p printableWriter) Write(b []byte) (int, error) {
+	if _, err := io.WriteString(p.w, printable(string(b), true)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

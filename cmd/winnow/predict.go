@@ -43,7 +43,7 @@ columns (a class, an id) are not read.`,
 			}
 			defer src.Close()
 			if note != "" {
-				fmt.Fprintln(cmd.ErrOrStderr(), "predict:", note)
+				fmt.Fprintln(cmd.ErrOrStderr(), "predict:", printable(note, false))
 			}
 			var n int
 			err = outfile.Write(out, func(w io.Writer) error {
@@ -53,7 +53,7 @@ columns (a class, an id) are not read.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "predict: %d rows -> %s\n", n, out)
+			fmt.Fprintf(cmd.ErrOrStderr(), "predict: %d rows -> %s\n", n, printable(out, false))
 			return nil
 		},
 	}

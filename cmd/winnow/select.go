@@ -43,7 +43,7 @@ an error.`,
   winnow select --model model.json --features all.parquet --labels labels.csv --strategy committee -n 16 -o next.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg.Log = cmd.ErrOrStderr()
+			cfg.Log = printableWriter{cmd.ErrOrStderr()}
 			if err := firstError(
 				intAtLeast("-n", cfg.N, 1),
 				intAtLeast("--candidates", cfg.Candidates, 0),
