@@ -27,3 +27,24 @@ func TestMarkdownSubset(t *testing.T) {
 		}
 	}
 }
+
+func TestGatePassed(t *testing.T) {
+	for _, c := range []struct {
+		gate       string
+		min        float64
+		correct, n int
+		want       bool
+	}{
+		{"all-correct", 0, 5, 5, true},
+		{"all-correct", 0, 4, 5, false},
+		{"accuracy", 0.8, 4, 5, true},
+		{"accuracy", 0.8, 3, 5, false},
+		{"off", 0, 0, 5, true},
+		{"", 0, 4, 5, false},       // an unknown gate fails closed
+		{"typo", 0.1, 4, 5, false}, // likewise
+	} {
+		if got := gatePassed(c.gate, c.min, c.correct, c.n); got != c.want {
+			t.Errorf("gatePassed(%q, %g, %d of %d) = %v", c.gate, c.min, c.correct, c.n, got)
+		}
+	}
+}
