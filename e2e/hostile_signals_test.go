@@ -64,6 +64,12 @@ func TestSignalsStopLongRuns(t *testing.T) {
 					t.Fatalf("finished (%v) before the signal: the input is too small to test with\n%s", err, stderr.String())
 				case <-time.After(v.delay):
 				}
+				// The second is winnow's own reaction time. On a machine whose
+				// run queue is many times its cores (make test runs packages in
+				// parallel), merely scheduling a process takes a while: that
+				// is measured now, with a run of `winnow --help`, and allowed
+				// for on top.
+				slack := startupTime(t)
 				sent := time.Now()
 				cmd.Process.Signal(sig.s)
 				var took time.Duration
@@ -75,9 +81,9 @@ func TestSignalsStopLongRuns(t *testing.T) {
 					<-done
 					t.Fatalf("still running 10 s after %v\n%s", sig.s, stderr.String())
 				}
-				t.Logf("%s exited %.2f s after %v", v.name, took.Seconds(), sig.s)
-				if took > time.Second {
-					t.Errorf("took %v to stop after %v, want at most 1 s", took, sig.s)
+				t.Logf("%s exited %.2f s after %v (a winnow run that does nothing took %.2f s)", v.name, took.Seconds(), sig.s, slack.Seconds())
+				if took > time.Second+slack {
+					t.Errorf("took %v to stop after %v, want at most 1 s (+ %v for the machine's load)", took, sig.s, slack)
 				}
 				if code := cmd.ProcessState.ExitCode(); code != sig.code {
 					t.Errorf("exit status %d after %v, want %d\n%s", code, sig.s, sig.code, stderr.String())
@@ -101,4 +107,14 @@ func TestSignalsStopLongRuns(t *testing.T) {
 			})
 		}
 	}
+}
+
+// startupTime is how long `winnow --help` takes from start to exit: the
+// cost of scheduling a winnow process at the machine's current load.
+func startupTime(t *testing.T) time.Duration {
+	start := time.Now()
+	if err := exec.Command(winnow, "--help").Run(); err != nil {
+		t.Fatal(err)
+	}
+	return time.Since(start)
 }
