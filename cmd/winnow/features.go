@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -22,12 +23,12 @@ func newFeaturesCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
-				return featstore.ExportCSV(args[0], cmd.OutOrStdout())
+				return featstore.ExportCSV(args[0], ctxWriter{cmd.Context(), cmd.OutOrStdout()})
 			}
 			if err := refuseOverwrite(files{}.add("FEATURES", args[0]), files{}.add("-o", out)); err != nil {
 				return err
 			}
-			return outfile.Write(out, func(w io.Writer) error { return featstore.ExportCSV(args[0], w) })
+			return outfile.Write(out, func(w io.Writer) error { return featstore.ExportCSV(args[0], ctxWriter{cmd.Context(), w}) })
 		},
 	}
 	export.Flags().StringVarP(&out, "output", "o", "", "CSV file to write (default: standard output)")
@@ -60,4 +61,19 @@ func newFeaturesCmd() *cobra.Command {
 	}
 	cmd.AddCommand(export, info)
 	return cmd
+}
+
+// ctxWriter fails every write once ctx is done: an export of millions of
+// rows then stops on a signal at its next buffer flush, and outfile drops
+// the unfinished file.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
