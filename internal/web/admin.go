@@ -111,7 +111,9 @@ func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
 		row.Report = s.reportFile(rd.Number) != ""
 		av.Rounds = append(av.Rounds, row)
 	}
-	av.HasCurve = len(ms) > 0
+	for _, m := range ms {
+		av.HasCurve = av.HasCurve || m.TestItems > 0 // the curve plots test metrics only
+	}
 	if mp := s.p.ModelPath(); mp != "" {
 		if _, err := os.Stat(mp); err == nil {
 			av.HasModel = true
