@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/winnowml/winnow/internal/backbone"
@@ -134,6 +135,16 @@ func TestFeaturizeRealImagesAndHostileFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad["dangling.jpg"] = "unreadable"
+	// A FIFO would block open(2) for ever and a device could stream for
+	// ever: neither is opened for reading.
+	if err := syscall.Mkfifo(filepath.Join(src, "fifo.png"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad["fifo.png"] = "not-regular-file"
+	if err := os.Symlink("/dev/zero", filepath.Join(src, "zero.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	bad["zero.jpg"] = "not-regular-file"
 
 	out := filepath.Join(t.TempDir(), "f.parquet")
 	var errs bytes.Buffer
