@@ -10,9 +10,9 @@ import (
 
 func newImportLabelsCmd() *cobra.Command {
 	var gold bool
-	var column string
+	var column, participant string
 	cmd := &cobra.Command{
-		Use:   "import-labels DIR FILE.csv [--gold]",
+		Use:   "import-labels DIR FILE.csv [--gold | --participant NAME]",
 		Short: "Add known labels to a project",
 		Long: `import-labels reads a CSV with a "path" column and a label column and records
 the labels in the project DIR. Paths are as featurize recorded them (relative to
@@ -22,19 +22,37 @@ share set in winnow.toml), and a gold label wins over participants' answers.
 Without --gold they are known labels: they train, and the images are never
 picked for labelling, but they do not test.
 
+With --participant NAME the rows are that participant's answers, collected
+in another tool or a spreadsheet: they vote in Close round's consensus like
+answers given on the site, and winnow assess measures them (on gold items
+they count towards the participant's accuracy and never train). A second
+import under the same name adds to the same participant.
+
 Unknown paths, labels that are not classes of the project and empty labels
 are counted and reported; the rest is imported. A file giving one path two
 different labels imports nothing.`,
 		Example: `  winnow import-labels knots gold.csv --gold
-  winnow import-labels knots old-labels.csv --label-column knot_class`,
+  winnow import-labels knots old-labels.csv --label-column knot_class
+  winnow import-labels knots anna.csv --participant Anna`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if gold && cmd.Flags().Changed("participant") {
+				return usageError("--gold and --participant: a participant's answers are not gold; give one or the other")
+			}
+			if cmd.Flags().Changed("participant") && participant == "" {
+				return usageError("--participant: give the participant's name")
+			}
 			p, err := project.Open(args[0])
 			if err != nil {
 				return err
 			}
 			defer p.Close()
-			res, err := p.ImportLabels(cmd.Context(), args[1], column, gold)
+			var res project.ImportResult
+			if participant != "" {
+				res, err = p.ImportParticipant(cmd.Context(), args[1], column, participant)
+			} else {
+				res, err = p.ImportLabels(cmd.Context(), args[1], column, gold)
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[1], err)
 			}
@@ -47,5 +65,6 @@ different labels imports nothing.`,
 	}
 	cmd.Flags().BoolVar(&gold, "gold", false, "the labels are gold: practice and test items")
 	cmd.Flags().StringVar(&column, "label-column", "label", "name of the label column")
+	cmd.Flags().StringVar(&participant, "participant", "", "the rows are this participant's answers (for winnow assess and the consensus)")
 	return cmd
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -97,7 +98,14 @@ func (s *Store) Record(ctx context.Context, a Answer) (int64, error) {
 				return err
 			}
 			if picked == 0 {
-				return fmt.Errorf("%w: item %d is not in round %d", ErrInvalid, a.ItemID, a.RoundID)
+				// Hidden gold is in the session's queue without being a pick.
+				hidden, _, err := s.hiddenFor(ctx, tx, a.SessionID, a.RoundID, s.pickCount(ctx, tx, a.RoundID))
+				if err != nil {
+					return err
+				}
+				if !slices.ContainsFunc(hidden, func(it Item) bool { return it.ID == a.ItemID }) {
+					return fmt.Errorf("%w: item %d is not in round %d", ErrInvalid, a.ItemID, a.RoundID)
+				}
 			}
 			round = a.RoundID
 		} else {
@@ -223,6 +231,17 @@ func (s *Store) Queue(ctx context.Context, sessionID int64, roundID int64) ([]Qu
 			e.Latest = &a
 		}
 		out[k] = e
+	}
+	hidden, at, err := s.hiddenFor(ctx, s.db, sessionID, roundID, n)
+	if err != nil {
+		return nil, err
+	}
+	for j, it := range hidden {
+		e := QueueEntry{Item: it}
+		if a, ok := latest[it.ID]; ok {
+			e.Latest = &a
+		}
+		out = slices.Insert(out, min(at[j], len(out)), e)
 	}
 	return out, nil
 }
@@ -352,9 +371,11 @@ func votes(ctx context.Context, q querier, query string, args ...any) ([]Vote, e
 // every round that is not open (closing or closed): a participant who
 // answered an item in two rounds votes once, with the newer answer.
 func (s *Store) Votes(ctx context.Context) ([]Vote, error) {
+	// Imported answers (import-labels --participant) have no round: they
+	// vote as if from a closed one.
 	return votes(ctx, s.db, `SELECT `+answerCols+`, s.participant_id FROM answers a
-		JOIN sessions s ON s.id = a.session_id JOIN rounds r ON r.id = a.round_id
-		WHERE a.kind = 'label' AND r.state != 'open' AND a.id NOT IN (SELECT answer_id FROM undos) ORDER BY a.id`)
+		JOIN sessions s ON s.id = a.session_id LEFT JOIN rounds r ON r.id = a.round_id
+		WHERE a.kind = 'label' AND (a.round_id IS NULL OR r.state != 'open') AND a.id NOT IN (SELECT answer_id FROM undos) ORDER BY a.id`)
 }
 
 // Undo marks the session's newest answer in effect in the round (roundID 0:
@@ -529,4 +550,13 @@ func (s *Store) Count(ctx context.Context) (Counts, error) {
 		(SELECT COUNT(*) FROM answers WHERE kind = 'label')`).Scan(
 		&c.Items, &c.Pool, &c.Practice, &c.Test, &c.Imported, &c.Participants, &c.Sessions, &c.Answers, &c.LabelAnswers)
 	return c, err
+}
+
+// pickCount is the number of picks of a round (0 on error: no hidden gold).
+func (s *Store) pickCount(ctx context.Context, q querier, roundID int64) int {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM picks WHERE round_id = ?`, roundID).Scan(&n); err != nil {
+		return 0
+	}
+	return n
 }

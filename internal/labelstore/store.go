@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
@@ -119,6 +120,8 @@ type Store struct {
 	path string
 	// wmu serialises write transactions (see the package comment).
 	wmu sync.Mutex
+	// hiddenGold is the float64 bits of the hidden gold share (SetHiddenGold).
+	hiddenGold atomic.Uint64
 }
 
 // Open opens (creating if needed) the database at path and brings its

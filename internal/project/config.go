@@ -52,6 +52,13 @@ type Config struct {
 		// the models. Which items is decided by a hash of (Seed, path).
 		Share float64 `toml:"share"`
 	} `toml:"practice"`
+	// Label tunes the Label page. HiddenGold is the share of each
+	// participant's queue that is gold practice items they have not
+	// practised on, mixed in unannounced to measure accuracy while they
+	// label (0: off). Their answers never train: a gold label wins.
+	Label struct {
+		HiddenGold float64 `toml:"hidden_gold"`
+	} `toml:"label"`
 	TrainFlagged bool `toml:"train_flagged"` // do "bad example" answers train? default false
 	// Seed drives the gold split, the selection's ties and random picks.
 	Seed uint64 `toml:"seed"`
@@ -116,6 +123,9 @@ func (c Config) Validate() error {
 	}
 	if !slices.Contains([]string{GateAllCorrect, GateAccuracy, GateOff}, c.Practice.Gate) {
 		probs = append(probs, fmt.Sprintf("practice.gate: %q is not all-correct, accuracy or off", c.Practice.Gate))
+	}
+	if !(c.Label.HiddenGold >= 0 && c.Label.HiddenGold <= 0.5) {
+		probs = append(probs, fmt.Sprintf("label.hidden_gold: must be in [0, 0.5], got %g", c.Label.HiddenGold))
 	}
 	if c.Practice.MinAccuracy < 0 || c.Practice.MinAccuracy > 1 {
 		probs = append(probs, fmt.Sprintf("practice.min_accuracy: must be in [0, 1], got %g", c.Practice.MinAccuracy))
@@ -256,6 +266,13 @@ min_accuracy = {{float .Practice.MinAccuracy}}
 # Share of the gold labels used for practice (they also train); the rest
 # are the test set every model is evaluated on, and never train.
 share = {{float .Practice.Share}}
+
+[label]
+# Share of each participant's queue that is hidden gold: practice items they
+# have not practised on, mixed in unannounced, so that the assessment
+# measures accuracy while they label (0 = off; at most 0.5). Their answers
+# never train (a gold label wins).
+hidden_gold = {{float .Label.HiddenGold}}
 
 # The classes, in order (keys 1..9 on the Label page follow this order).
 # The description is what participants read on the Learn page.

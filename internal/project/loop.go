@@ -23,7 +23,9 @@ import (
 )
 
 // consensus decides every item's training label from gold, imported labels
-// and the answers of every round not open.
+// and the answers of every round not open: by Dawid-Skene for items of a
+// round at least labelstore.DSMinParticipants participants answered,
+// majority vote before.
 func (p *Project) consensus(ctx context.Context) ([]labelstore.Decision, error) {
 	items, err := p.store.Items(ctx)
 	if err != nil {
@@ -33,8 +35,13 @@ func (p *Project) consensus(ctx context.Context) ([]labelstore.Decision, error) 
 	if err != nil {
 		return nil, err
 	}
-	return labelstore.Consensus(items, votes, p.cfg.TrainFlagged), nil
+	ds, _ := labelstore.ConsensusDS(items, votes, p.cfg.ClassNames(), p.cfg.TrainFlagged, labelstore.DSMinParticipants)
+	return ds, nil
 }
+
+// Consensus is the consensus CloseRound would use now (over the rounds not
+// open and imported answers).
+func (p *Project) Consensus(ctx context.Context) ([]labelstore.Decision, error) { return p.consensus(ctx) }
 
 // ConsensusCSV writes the consensus over every item that has a label or an
 // answer: path, label (empty unless it trains), source, status, the votes

@@ -95,6 +95,7 @@ func open(abs string, cfg Config) (*Project, error) {
 		st.Close()
 		return nil, err
 	}
+	st.SetHiddenGold(cfg.Label.HiddenGold)
 	return &Project{dir: abs, cfg: cfg, store: st, root: root}, nil
 }
 

@@ -1,0 +1,70 @@
+package project
+
+import (
+	"context"
+	"path"
+	"strings"
+
+	"github.com/winnowml/winnow/internal/dataset"
+	"github.com/winnowml/winnow/internal/labelstore"
+)
+
+// ImportParticipant loads path,label answers collected elsewhere (another
+// tool, a spreadsheet) as the answers of the participant called name, so
+// the assessment covers teams that label offline. They vote in Close
+// round's consensus like answers given on the site; on gold items they
+// measure the participant and never train (gold wins). Unknown paths and
+// classes and empty labels are counted in the result, not fatal; a file
+// that cannot be read, or gives one path two labels, imports nothing.
+func (p *Project) ImportParticipant(ctx context.Context, file, labelColumn, name string) (ImportResult, error) {
+	res := ImportResult{UnknownClasses: map[string]int{}}
+	if labelColumn == "" {
+		labelColumn = "label"
+	}
+	labels, err := dataset.ReadLabels(file, labelColumn)
+	if err != nil {
+		return res, err
+	}
+	classes := map[string]bool{}
+	for _, c := range p.cfg.Classes {
+		classes[c.Name] = true
+	}
+	items, err := p.store.Items(ctx)
+	if err != nil {
+		return res, err
+	}
+	byPath := make(map[string]labelstore.Item, len(items))
+	for _, it := range items {
+		byPath[it.Path] = it
+	}
+	var answers []labelstore.ImportedAnswer
+	res.Rows = len(labels.Order)
+	for _, pth := range labels.Order {
+		lab := labels.ByPath[pth]
+		it, ok := byPath[pth]
+		if !ok {
+			it, ok = byPath[path.Clean(strings.ReplaceAll(pth, `\`, "/"))]
+		}
+		switch {
+		case !ok:
+			res.UnknownPaths++
+			if len(res.UnknownPathNames) < 3 {
+				res.UnknownPathNames = append(res.UnknownPathNames, pth)
+			}
+		case lab == "":
+			res.Empty++
+		case !classes[lab]:
+			res.UnknownClasses[lab]++
+		default:
+			answers = append(answers, labelstore.ImportedAnswer{Item: it.ID, Class: lab})
+		}
+	}
+	if len(answers) == 0 {
+		return res, nil
+	}
+	if _, err := p.store.ImportAnswers(ctx, name, answers); err != nil {
+		return res, err
+	}
+	res.Imported = len(answers)
+	return res, nil
+}
