@@ -142,6 +142,17 @@ func TestHostileInputs(t *testing.T) {
 				"--labels", filepath.Join(in, "labels.csv"), "--html", filepath.Join(in, "report.html")}
 		}, 1, []string{"file too large"}, nil},
 
+		{"simulate --out on a full disk", func(t *testing.T, in, out string) []string {
+			put(t, filepath.Join(in, "f.parquet"), featsData)
+			put(t, filepath.Join(in, "l.csv"), labelsData)
+			args := []string{"simulate", "--features", filepath.Join(in, "f.parquet"), "--labels", filepath.Join(in, "l.csv"),
+				"--out", filepath.Join(in, "sim"), "--rounds", "2", "--repeats", "2", "--batch", "5", "--initial-per-class", "2", "--test-fraction", "0.3"}
+			if _, stderr, code := run(t, args...); code != 0 {
+				t.Fatalf("the first simulate: %d\n%s", code, stderr)
+			}
+			return append(args[:7:7], "--rounds", "3", "--repeats", "2", "--batch", "5", "--initial-per-class", "2", "--test-fraction", "0.3")
+		}, 1, []string{"file too large"}, nil},
+
 		// Why 5: hand-edited models.
 		{"model normalisation bogus", func(t *testing.T, in, out string) []string {
 			put(t, filepath.Join(in, "m.json"), editModel(t, func(m map[string]any) {
@@ -293,6 +304,8 @@ func TestHostileInputs(t *testing.T) {
 			return []string{"train", "--features", filepath.Join(in, "f.csv"), "--labels", filepath.Join(in, "l.csv"), "-o", filepath.Join(out, "m.json")}
 		}, 1, []string{"out of float32 range"}, nil},
 	}
+	// The cases run on a "full disk": writes fail past this many bytes.
+	fileLimit := map[string]int{"evaluate --html on a full disk": 16 << 10, "simulate --out on a full disk": 8 << 10}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			in, out := t.TempDir(), t.TempDir()
@@ -300,8 +313,8 @@ func TestHostileInputs(t *testing.T) {
 			before := snapshotFiles(in)
 			var r result
 			var code int
-			if c.name == "evaluate --html on a full disk" {
-				r.stdout, r.stderr, code = runFileLimited(t, 16<<10, args...)
+			if limit, ok := fileLimit[c.name]; ok {
+				r.stdout, r.stderr, code = runFileLimited(t, limit, args...)
 			} else {
 				r.stdout, r.stderr, code = runTimeout(t, 2*time.Minute, args...)
 			}
