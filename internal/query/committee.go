@@ -91,7 +91,7 @@ func (c *committee) fit(ctx context.Context, m *linear.Model, l *Labelled) ([]*l
 		}
 		// Warm-starting from the model: members are small perturbations of
 		// it, so the solver starts close to each solution.
-		fit, err := linear.Fit(l.X, l.Y, k, linear.Params{L1: m.L1, L2: m.L2, Norm: m.Norm.Kind, Weights: w}, m)
+		fit, err := linear.FitMatrix(ctx, linear.AsMatrix(l.X), l.Y, k, linear.Params{L1: m.L1, L2: m.L2, Norm: m.Norm.Kind, Weights: w}, m)
 		if err != nil {
 			return nil, fmt.Errorf("committee member %d: %w", r+1, err)
 		}
