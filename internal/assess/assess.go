@@ -616,3 +616,6 @@ func whys(pa *Participant) map[string]string {
 	}
 	return out
 }
+
+// Get returns the value, whether it is defined and why not (report.Maybe).
+func (v Value) Get() (float64, bool, string) { return v.V, v.OK, v.Why }
