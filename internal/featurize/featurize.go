@@ -389,9 +389,21 @@ type decoder struct {
 }
 
 func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
-	data, err := readFile(it.File, d.cfg.MaxBytes)
+	// The file's bytes count against the budget from before they are read
+	// until the decode is done (a 1 GB BMP is 1 GB in memory).
+	var held int64
+	defer func() { d.budget.Release(held) }()
+	data, err := readFile(it.File, d.cfg.MaxBytes, func(size int64) error {
+		if err := d.budget.Acquire(d.ctx, size); err != nil {
+			return err
+		}
+		held = size
+		return nil
+	})
 	if err != nil {
-		d.fail(it.Path, err)
+		if d.ctx.Err() == nil {
+			d.fail(it.Path, err)
+		}
 		return decoded{}, false
 	}
 	h := sha256.Sum256(data)
@@ -426,12 +438,18 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 
 	spec := d.cfg.Model.Spec.Input
 	w, h2 := spec.Width(), spec.Height()
-	var held int64
 	reserve := func(n int64) error {
-		if err := d.budget.Acquire(d.ctx, n); err != nil {
+		// The decode needs n more while the file's bytes are alive. Waiting
+		// for it while holding the file's share could deadlock the workers
+		// (each holding a file, none able to decode), so that share is
+		// given back and the total asked for at once.
+		total := n + int64(len(data))
+		d.budget.Release(held)
+		held = 0
+		if err := d.budget.Acquire(d.ctx, total); err != nil {
 			return err
 		}
-		held = n
+		held = total
 		return nil
 	}
 	img, info, err := d.dec.Decode(data, imageio.DecodeOptions{MaxPixels: d.cfg.MaxPixels, MinW: w, MinH: h2, Reserve: reserve})
@@ -439,7 +457,6 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 		d.fit = imageio.Fit(d.fit, img, w, h2, d.cfg.Resize, d.fill)
 	}
 	d.dec.Trim(keepDecodeBuffer)
-	d.budget.Release(held)
 	if err != nil {
 		if d.ctx.Err() != nil {
 			return decoded{}, false // stopped while waiting for memory: not the file's fault
@@ -477,12 +494,13 @@ func tensorSpec(in backbone.InputSpec) imageio.TensorSpec {
 		Scale: in.Scale, Mean: in.Mean, Std: in.Std}
 }
 
-// readFile reads a whole file, refusing huge ones before reading them. Only
+// readFile reads a whole file, refusing huge ones before reading them and
+// calling reserve with the size first. Only
 // regular files are read: open(2) on a FIFO blocks until a writer appears
 // and a device can stream forever, so the path is checked before opening,
 // opened non-blocking (a FIFO then opens at once), and the opened file
 // checked again, in case the path was swapped in between.
-func readFile(path string, max int64) ([]byte, error) {
+func readFile(path string, max int64, reserve func(size int64) error) ([]byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -503,6 +521,9 @@ func readFile(path string, max int64) ([]byte, error) {
 	}
 	if st.Size() > max {
 		return nil, fmt.Errorf("%w: %d bytes (limit %d)", errFileTooLarge, st.Size(), max)
+	}
+	if err := reserve(st.Size()); err != nil {
+		return nil, err
 	}
 	data := make([]byte, st.Size())
 	if _, err := io.ReadFull(f, data); err != nil {
