@@ -113,7 +113,7 @@ type RoundKappa struct {
 
 // Pair is Cohen's kappa between two participants.
 type Pair struct {
-	A, B    int   `json:"-"` // indices into Participants
+	A, B    int    `json:"-"` // indices into Participants
 	NameA   string `json:"a"`
 	NameB   string `json:"b"`
 	Overlap int    `json:"overlap"`

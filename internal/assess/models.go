@@ -292,4 +292,3 @@ func writeRows(name string, rows [][2]string) error {
 		return cw.Error()
 	})
 }
-

@@ -174,10 +174,10 @@ type DSEstimate struct {
 	// is an answer like a class, so a labeller who says it wrongly is
 	// modelled too.
 	Options      []string
-	Items        []ItemID         // dense item index -> item
-	Index        map[ItemID]int   // item -> dense index
-	Participants []int64          // dense labeller index -> participant
-	PIndex       map[int64]int    // participant -> dense index
+	Items        []ItemID       // dense item index -> item
+	Index        map[ItemID]int // item -> dense index
+	Participants []int64        // dense labeller index -> participant
+	PIndex       map[int64]int  // participant -> dense index
 	Result       agreement.DSResult
 	Gold         map[int]int // dense item -> option, the clamped items
 }

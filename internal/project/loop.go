@@ -41,7 +41,9 @@ func (p *Project) consensus(ctx context.Context) ([]labelstore.Decision, error) 
 
 // Consensus is the consensus CloseRound would use now (over the rounds not
 // open and imported answers).
-func (p *Project) Consensus(ctx context.Context) ([]labelstore.Decision, error) { return p.consensus(ctx) }
+func (p *Project) Consensus(ctx context.Context) ([]labelstore.Decision, error) {
+	return p.consensus(ctx)
+}
 
 // ConsensusCSV writes the consensus over every item that has a label or an
 // answer: path, label (empty unless it trains), source, status, the votes

@@ -306,15 +306,15 @@ func TestInitAnswerCloseRound(t *testing.T) {
 		t.Fatalf("progress after the close: %+v", pr)
 	}
 	ms, _ = st.Metrics(ctx)
-	if len(ms) != 2 || ms[1].Labels != c.Practice+9 {
+	if len(ms) != 2 || ms[1].Labels != c.Practice+10 {
 		t.Fatalf("metrics after round 1: %+v", ms)
 	}
 	var cons bytes.Buffer
 	if err := p.ConsensusCSV(ctx, &cons); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(cons.String(), pickPath[r1.Picks[0]]+",,,tie") {
-		t.Fatalf("consensus CSV does not list the tie:\n%s", cons.String())
+	if !strings.Contains(cons.String(), pickPath[r1.Picks[0]]+","+truth[pickPath[r1.Picks[0]]]+",dawid-skene,labelled") {
+		t.Fatalf("consensus CSV does not list majority's tie as decided by Dawid-Skene:\n%s", cons.String())
 	}
 
 	// A cancelled close leaves the round open and taking answers.

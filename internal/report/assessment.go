@@ -26,8 +26,8 @@ type Maybe interface {
 type Bar struct {
 	Label string
 	Value float64
-	OK    bool   // false: not drawn, labelled "not defined"
-	Group int    // colour group (0: participants, 1: consensus, 2: references)
+	OK    bool // false: not drawn, labelled "not defined"
+	Group int  // colour group (0: participants, 1: consensus, 2: references)
 }
 
 // BarChart draws horizontal bars, one per row, top to bottom in order,
@@ -126,7 +126,7 @@ func FormatMaybe(m Maybe, prec int) template.HTML {
 
 var assessmentPage = template.Must(template.Must(pages.Clone()).Funcs(template.FuncMap{
 	"maybe": FormatMaybe,
-	"pct": func(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) },
+	"pct":   func(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) },
 }).Parse(assessmentTemplate))
 
 // AssessmentHTML writes the assessment report: data is internal/assess's

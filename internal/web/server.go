@@ -155,6 +155,10 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /admin/export/model", s.admin(s.exportModel))
 	m.HandleFunc("GET /admin/report/{n}", s.admin(s.adminReport))
 	m.HandleFunc("GET /admin/curve.svg", s.admin(s.adminCurve))
+	m.HandleFunc("GET /admin/assess", s.admin(s.adminAssess))
+	m.HandleFunc("POST /admin/assess/models", s.admin(s.adminAssessModels))
+	m.HandleFunc("GET /admin/assess/chart.svg", s.admin(s.adminAssessChart))
+	m.HandleFunc("GET /admin/assess.css", s.admin(s.adminAssessCSS))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "There is no page here.")
 	})
