@@ -30,21 +30,24 @@
 #          `winnowfit fit` (linear.Fit on a float64 *mat.Dense, the path
 #          simulate and select use) and `winnow train` on the same CSV.
 #
-# Knobs (environment): N (100000), D (1920), SMALL (3000), MAX_ITER (3),
-# PLATEAU (30 s), REPEAT (3), OLD (the commit before the bounded-memory fit,
-# built in a temporary git worktree). Output: bench/out/train-memory/
+# Knobs (environment): CASES ("large small b"), N (100000), D (1920),
+# SMALL (3000), MAX_ITER (3),
+# PLATEAU (30 s), REPEAT (3), OLD (609c6ad: the last commit before the
+# bounded-memory fit that builds, cf63068 having half of a simulate change;
+# linear and train are the same in both), built in a temporary git worktree. Output: bench/out/train-memory/
 # (ignored by git), the summary also in results.md there.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 
+CASES=${CASES:-large small b}
 N=${N:-100000}
 D=${D:-1920}
 SMALL=${SMALL:-3000}
 MAX_ITER=${MAX_ITER:-3}
 PLATEAU=${PLATEAU:-30}
 REPEAT=${REPEAT:-3}
-OLD=${OLD:-eb4c3a5^}
+OLD=${OLD:-609c6ad}
 OUT=bench/out/train-memory
 mkdir -p "$OUT"
 exec > >(tee "$OUT/results.log") 2>&1
@@ -57,9 +60,11 @@ go build -o "$OUT/winnowfit" ./bench/train_peers/winnowfit
 old=$(git rev-parse --short "$OLD")
 if [ ! -x "$OUT/winnow-$old" ]; then
 	src=$(mktemp -d)
+	trap 'git worktree remove --force "$src"' EXIT
 	git worktree add --detach "$src" "$old" >/dev/null
 	(cd "$src" && go build -o "$OLDPWD/$OUT/winnow-$old" ./cmd/winnow && go build -o "$OLDPWD/$OUT/winnowfit-$old" ./bench/train_peers/winnowfit)
 	git worktree remove --force "$src"
+	trap - EXIT
 fi
 
 data=$OUT/data-${N}x$D
@@ -129,6 +134,9 @@ killed_when_flat() {
 objective() { python3 -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))["model"]["summary"]["objective"]))' "$1"; }
 iterations() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["model"]["summary"]["iterations"])' "$1"; }
 
+has() { [[ " $CASES " == *" $1 "* ]]; }
+
+if has large; then
 row "== large: $N x $D float32 features (matrix $matrix_mb MB; target peak RSS <= $((2 * matrix_mb)) MB), old = $old"
 row "| binary | peak RSS MB | x matrix | wall s | CPU s | load before/after | note |"
 row "|---|---|---|---|---|---|---|"
@@ -138,7 +146,9 @@ row "| new | $rss | $(awk -v r="$rss" -v m="$matrix_mb" 'BEGIN { printf "%.2f", 
 read -r rss wall cpu lb la < <(killed_when_flat large-old "$OUT/winnow-$old" train --features "$data/features.parquet" \
 	--labels "$data/labels.csv" -o "$OUT/large-old.json")
 row "| old | $rss | $(awk -v r="$rss" -v m="$matrix_mb" 'BEGIN { printf "%.2f", r / m }') | $wall | $cpu | $lb / $la | killed once RSS was flat for $PLATEAU s in the fit |"
+fi
 
+if has small; then
 row ""
 row "== small: first $SMALL rows, both to convergence"
 row "| binary | objective | iterations | peak RSS MB | wall s | CPU s | load before/after |"
@@ -152,32 +162,41 @@ done
 rel=$(python3 -c 'import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print("%.2g" % (abs(a - b) / max(abs(a), abs(b))))' \
 	"$(objective "$OUT/small-new.json")" "$(objective "$OUT/small-old.json")")
 row "relative objective difference: $rel (contract: <= 1e-9)"
+fi
 
+if has b; then
 row ""
-row "== b: 2,000 x 1,280, 10 classes, $REPEAT runs each (best of; winnowfit times its fit call only, train the whole process)"
+row "== b: 2,000 x 1,280, 10 classes, best of $REPEAT runs, new and old alternating (winnowfit times its fit call only, train the whole process)"
 row "| run | binary | best wall s | best CPU s | iterations | CPU ms / iteration | loads |"
 row "|---|---|---|---|---|---|---|"
-for what in winnowfit train; do
-	for v in new old; do
-		best_w=1e9 best_c=1e9 loads="" its=0
-		for r in $(seq "$REPEAT"); do
+declare -A best_w best_c its loads
+for r in $(seq "$REPEAT"); do
+	for what in winnowfit train; do
+		for v in new old; do
+			key=$what-$v
 			if [ "$what" = winnowfit ]; then
 				bin=$OUT/winnowfit
 				[ "$v" = old ] && bin=$OUT/winnowfit-$old
-				read -r rss wall cpu lb la < <(timed "b-$what-$v" "$bin" fit -in "$OUT/b/b.csv" -coef "$OUT/b/coef-$v.csv")
-				its=$(grep -o 'iterations=[0-9]*' "$OUT/b-$what-$v.out" | cut -d= -f2)
-				wall=$(grep -o 'seconds=[0-9.]*' "$OUT/b-$what-$v.out" | cut -d= -f2)
-				cpu=$(grep -o 'cpu=[0-9.]*' "$OUT/b-$what-$v.out" | cut -d= -f2)
+				read -r rss wall cpu lb la < <(timed "b-$key" "$bin" fit -in "$OUT/b/b.csv" -coef "$OUT/b/coef-$v.csv")
+				its[$key]=$(grep -o 'iterations=[0-9]*' "$OUT/b-$key.out" | cut -d= -f2)
+				wall=$(grep -o 'seconds=[0-9.]*' "$OUT/b-$key.out" | cut -d= -f2)
+				cpu=$(grep -o 'cpu=[0-9.]*' "$OUT/b-$key.out" | cut -d= -f2)
 			else
 				bin=$OUT/winnow
 				[ "$v" = old ] && bin=$OUT/winnow-$old
-				read -r rss wall cpu lb la < <(timed "b-$what-$v" "$bin" train --features "$OUT/b/b.csv" --labels "$OUT/b/b.csv" -o "$OUT/b/model-$v.json")
-				its=$(iterations "$OUT/b/model-$v.json")
+				read -r rss wall cpu lb la < <(timed "b-$key" "$bin" train --features "$OUT/b/b.csv" --labels "$OUT/b/b.csv" -o "$OUT/b/model-$v.json")
+				its[$key]=$(iterations "$OUT/b/model-$v.json")
 			fi
-			best_w=$(awk -v a="$best_w" -v b="$wall" 'BEGIN { print (b < a) ? b : a }')
-			best_c=$(awk -v a="$best_c" -v b="$cpu" 'BEGIN { print (b < a) ? b : a }')
-			loads="$loads $lb/$la"
+			best_w[$key]=$(awk -v a="${best_w[$key]:-1e9}" -v b="$wall" 'BEGIN { print (b < a) ? b : a }')
+			best_c[$key]=$(awk -v a="${best_c[$key]:-1e9}" -v b="$cpu" 'BEGIN { print (b < a) ? b : a }')
+			loads[$key]="${loads[$key]:-} $lb/$la"
 		done
-		row "| $what | $v | $best_w | $best_c | $its | $(awk -v c="$best_c" -v i="$its" 'BEGIN { printf "%.1f", (i > 0) ? 1000 * c / i : 0 }') | $loads |"
 	done
 done
+for what in winnowfit train; do
+	for v in new old; do
+		key=$what-$v
+		row "| $what | $v | ${best_w[$key]} | ${best_c[$key]} | ${its[$key]} | $(awk -v c="${best_c[$key]}" -v i="${its[$key]}" 'BEGIN { printf "%.1f", (i > 0) ? 1000 * c / i : 0 }') |${loads[$key]} |"
+	done
+done
+fi
