@@ -401,23 +401,34 @@ func (a *annotator) answer(t string, classes []string) string {
 
 var practiceItem = regexp.MustCompile(`name="item-(\d+)"`)
 
-// practise answers the first practice page as the annotator would, then,
-// shown what was wrong, again with the right classes (the gate asks for a
-// page all correct).
+// practise answers every practice page as the annotator would, then,
+// shown what was wrong, again with the right classes (the gate asks for
+// pages all correct).
 func (a *annotator) practise(base string, pathOf map[int64]string, truth map[string]string, classes []string) error {
-	body, err := getBody(a.c, base+"/practice?page=1")
-	if err != nil {
-		return err
+	for page := 1; ; page++ {
+		body, err := getBody(a.c, base+"/practice?page="+strconv.Itoa(page))
+		if err != nil {
+			if page == 1 {
+				return err
+			}
+			return nil // past the last page
+		}
+		ids := map[string]bool{}
+		for _, m := range practiceItem.FindAllStringSubmatch(body, -1) {
+			ids[m[1]] = true
+		}
+		if len(ids) == 0 {
+			return fmt.Errorf("no practice items on page %d", page)
+		}
+		if err := a.practisePage(base, page, ids, pathOf, truth, classes); err != nil {
+			return err
+		}
 	}
-	ids := map[string]bool{}
-	for _, m := range practiceItem.FindAllStringSubmatch(body, -1) {
-		ids[m[1]] = true
-	}
-	if len(ids) == 0 {
-		return errors.New("no practice items on page 1")
-	}
+}
+
+func (a *annotator) practisePage(base string, page int, ids map[string]bool, pathOf map[int64]string, truth map[string]string, classes []string) error {
 	for attempt := 0; attempt < 2; attempt++ {
-		form := url.Values{"page": {"1"}, "csrf": {a.csrf}}
+		form := url.Values{"page": {strconv.Itoa(page)}, "csrf": {a.csrf}}
 		for id := range ids {
 			n, _ := strconv.ParseInt(id, 10, 64)
 			t := truth[pathOf[n]]

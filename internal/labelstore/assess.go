@@ -106,12 +106,22 @@ func (s *Store) SetHiddenGold(share float64) {
 // HiddenGold returns the share set by SetHiddenGold.
 func (s *Store) HiddenGold() float64 { return math.Float64frombits(s.hiddenGold.Load()) }
 
+// HiddenReserved tells whether a gold practice item is reserved for hidden
+// gold (half of them, by a hash of the path) while hidden gold is on: the
+// practice pages leave those out, so a participant meets them first
+// unannounced in the queue, where a remembered answer cannot help. They
+// still train, as every gold practice item does.
+func HiddenReserved(path string) bool {
+	h := sha256.Sum256([]byte("winnow hidden gold\x00" + path))
+	return h[0]&1 == 0
+}
+
 // hiddenFor returns the hidden gold items of a session's queue in a round
 // with n picks, and where each goes in the queue (an index into the
 // queue with them in place). The choice is a hash of (session, round,
-// item), so every call gives the same answer; the candidates are gold
-// practice items the session has not answered in practice (a remembered
-// answer would measure memory, not labelling).
+// item), so every call gives the same answer; the candidates are the gold
+// practice items reserved for hidden gold that the session has answered
+// neither in practice nor in another round.
 func (s *Store) hiddenFor(ctx context.Context, q querier, sessionID, roundID int64, n int) ([]Item, []int, error) {
 	share := s.HiddenGold()
 	if share <= 0 || n == 0 {
@@ -122,11 +132,17 @@ func (s *Store) hiddenFor(ctx context.Context, q querier, sessionID, roundID int
 	if h == 0 {
 		h = 1
 	}
-	cands, err := queryItemsQ(ctx, q, `SELECT i.id, i.path, i.sha256, i.gold, i.role, i.label FROM items i
+	all, err := queryItemsQ(ctx, q, `SELECT i.id, i.path, i.sha256, i.gold, i.role, i.label FROM items i
 		WHERE i.role = 'practice' AND i.gold != '' AND i.id NOT IN
-		(SELECT item_id FROM answers WHERE session_id = ? AND kind = 'practice')`, sessionID)
+		(SELECT item_id FROM answers WHERE session_id = ? AND (kind = 'practice' OR round_id != ?))`, sessionID, roundID)
 	if err != nil {
 		return nil, nil, err
+	}
+	var cands []Item
+	for _, it := range all {
+		if HiddenReserved(it.Path) {
+			cands = append(cands, it)
+		}
 	}
 	key := func(id ItemID, salt uint64) uint64 {
 		var b [32]byte

@@ -81,9 +81,20 @@ func (s *Store) Items(ctx context.Context) ([]Item, error) {
 	return s.queryItems(ctx, `SELECT `+itemCols+` FROM items ORDER BY id`)
 }
 
-// PracticeItems returns the gold items set aside for practice, by id.
+// PracticeItems returns the gold items set aside for practice, by id;
+// with hidden gold on, without the half reserved for it (HiddenReserved).
 func (s *Store) PracticeItems(ctx context.Context) ([]Item, error) {
-	return s.queryItems(ctx, `SELECT `+itemCols+` FROM items WHERE role = 'practice' ORDER BY id`)
+	items, err := s.queryItems(ctx, `SELECT `+itemCols+` FROM items WHERE role = 'practice' ORDER BY id`)
+	if err != nil || s.HiddenGold() <= 0 {
+		return items, err
+	}
+	out := items[:0]
+	for _, it := range items {
+		if !HiddenReserved(it.Path) {
+			out = append(out, it)
+		}
+	}
+	return out, nil
 }
 
 // TestItems returns the gold items set aside for testing models, by id.
