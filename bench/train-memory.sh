@@ -20,7 +20,10 @@
 #          is reached in the first iteration. The old binary has no such flag
 #          and ignores SIGTERM, so it is killed (SIGKILL) once its RSS has
 #          stayed flat for PLATEAU seconds after it printed its row count,
-#          i.e. with its float64 copies made and the solver running.
+#          i.e. with its float64 copies made and the solver running. Its
+#          figure is a lower bound: with PLATEAU 30 at load 15 one run was
+#          killed during the normalisation pass (flat RSS for 30 s, 3.9 GB),
+#          before the normalised copy that took the next run to 6.7 GB.
 #   small  the first SMALL rows, both binaries to convergence: the objectives
 #          must agree to 1e-9 relative (the new path reads float32 and
 #          normalises per tile; the old widened to float64 and made a
@@ -32,7 +35,7 @@
 #
 # Knobs (environment): CASES ("large small b"), N (100000), D (1920),
 # SMALL (3000), MAX_ITER (3),
-# PLATEAU (30 s), REPEAT (3), OLD (609c6ad: the last commit before the
+# PLATEAU (90 s), REPEAT (3), OLD (609c6ad: the last commit before the
 # bounded-memory fit that builds, cf63068 having half of a simulate change;
 # linear and train are the same in both), built in a temporary git worktree. Output: bench/out/train-memory/
 # (ignored by git), the summary also in results.md there.
@@ -45,7 +48,7 @@ N=${N:-100000}
 D=${D:-1920}
 SMALL=${SMALL:-3000}
 MAX_ITER=${MAX_ITER:-3}
-PLATEAU=${PLATEAU:-30}
+PLATEAU=${PLATEAU:-90}
 REPEAT=${REPEAT:-3}
 OLD=${OLD:-609c6ad}
 OUT=bench/out/train-memory
