@@ -70,21 +70,30 @@ func main() {
 			log.Fatal(err)
 		}
 	}
+	pid := 0
 	if *target == "" {
-		stop, base, err := serve(*bin, *project)
+		stop, base, p, err := serve(*bin, *project)
 		if err != nil {
 			log.Fatal(err)
 		}
 		defer stop()
-		*target = base
+		*target, pid = base, p
 	}
 
 	fmt.Printf("load average before: %s\n", loadavg())
 	ctx, cancel := context.WithTimeout(context.Background(), *limit)
 	defer cancel()
+	cpu0 := cpuTime(pid)
 	res := run(ctx, *target, *participants, *answers, *think)
+	cpu := cpuTime(pid) - cpu0
 	fmt.Printf("load average after:  %s\n", loadavg())
 	report(res, *participants, *think)
+	if pid != 0 && len(res.acks) > 0 {
+		// The server's own CPU per request (sessions, queues and answers),
+		// which other jobs on the machine do not inflate.
+		fmt.Printf("server CPU %.2f s over the run: %.2f ms per acknowledged answer\n",
+			cpu.Seconds(), float64(cpu.Microseconds())/1000/float64(len(res.acks)))
+	}
 	if err := check(*project, res); err != nil {
 		log.Fatal(err)
 	}
@@ -133,15 +142,15 @@ func buildProject(bin, dir, proj string, batch int) error {
 var urlLine = regexp.MustCompile(`participants: (http://127\.0\.0\.1:\d+)/`)
 
 // serve starts `winnow serve` on a free loopback port.
-func serve(bin, proj string) (func(), string, error) {
+func serve(bin, proj string) (func(), string, int, error) {
 	cmd := exec.Command(bin, "serve", proj, "--addr", "127.0.0.1:0", "--admin-token", "serve-load")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	buf := make([]byte, 4096)
 	var got string
@@ -152,7 +161,7 @@ func serve(bin, proj string) (func(), string, error) {
 		if m := urlLine.FindStringSubmatch(got); m != nil {
 			go io.Copy(io.Discard, out)
 			stop := func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
-			return stop, m[1], nil
+			return stop, m[1], cmd.Process.Pid, nil
 		}
 		if err != nil {
 			break
@@ -160,7 +169,7 @@ func serve(bin, proj string) (func(), string, error) {
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	return nil, "", fmt.Errorf("winnow serve printed no URL: %q", got)
+	return nil, "", 0, fmt.Errorf("winnow serve printed no URL: %q", got)
 }
 
 type ack struct {
@@ -380,6 +389,24 @@ func check(proj string, r *result) error {
 		return fmt.Errorf("%d acknowledged answers are not in the database", missing)
 	}
 	return nil
+}
+
+// cpuTime is the user+system CPU time of process pid (0 when unknown),
+// from /proc/PID/stat in clock ticks of 10 ms (Linux's USER_HZ of 100).
+func cpuTime(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	var utime, stime int64
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 func loadavg() string {

@@ -176,7 +176,8 @@ func TestAdminNeedsTheToken(t *testing.T) {
 	f := sharedProject(t)
 	c := f.client(t)
 	paths := []string{"/admin", "/admin/export/answers.csv", "/admin/export/consensus.csv", "/admin/export/model",
-		"/admin/progress", "/admin/examples", "/admin/curve.svg", "/admin/report/1"}
+		"/admin/progress", "/admin/examples", "/admin/curve.svg", "/admin/report/1",
+		"/admin/assess", "/admin/assess/chart.svg", "/admin/assess.css"}
 	for _, p := range paths {
 		if resp, body := c.get(p); resp.StatusCode != http.StatusForbidden || strings.Contains(body, "participant,") {
 			t.Errorf("GET %s without the token: %s", p, resp.Status)
@@ -193,8 +194,10 @@ func TestAdminNeedsTheToken(t *testing.T) {
 			t.Errorf("admin cookie %q: %s", v, resp.Status)
 		}
 	}
-	if resp, _ := c.post("/admin/close", url.Values{}); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("POST /admin/close without the token: %s", resp.Status)
+	for _, p := range []string{"/admin/close", "/admin/examples", "/admin/assess/models"} {
+		if resp, _ := c.post(p, url.Values{}); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s without the token: %s", p, resp.Status)
+		}
 	}
 
 	resp, _ := c.get("/admin?token=" + adminToken)

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/winnowml/winnow/internal/labelstore"
@@ -52,7 +53,9 @@ type Server struct {
 	mux   *http.ServeMux
 	log   *log.Logger
 
-	passed sync.Map // session id -> true once its practice is passed
+	passed    sync.Map     // session id -> true once its practice is passed
+	sessions  sync.Map     // cookie value -> *labelstore.Session
+	nsessions atomic.Int64 // entries added to sessions since it was last cleared
 
 	adminCookie string // derived from the token, so a restart keeps admins signed in
 	adminCSRF   string

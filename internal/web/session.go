@@ -67,12 +67,26 @@ func (s *Server) sessionOf(r *http.Request) (*labelstore.Session, error) {
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
 		return nil, nil
 	}
+	// Sessions never change once made, so the answer path, which runs on
+	// every key press, need not read the same row again and again.
+	if v, ok := s.sessions.Load(c.Value); ok {
+		return v.(*labelstore.Session), nil
+	}
 	sess, err := s.store.SessionByToken(r.Context(), c.Value)
 	if errors.Is(err, labelstore.ErrNotFound) {
 		return nil, nil
 	}
+	if err == nil {
+		if s.nsessions.Add(1) > maxCachedSessions { // bounded: start afresh
+			s.sessions.Clear()
+			s.nsessions.Store(0)
+		}
+		s.sessions.Store(c.Value, sess)
+	}
 	return sess, err
 }
+
+const maxCachedSessions = 10000
 
 // participant wraps a page that needs a session: without one the visitor is
 // sent to the About page to start one; a POST must carry the session's CSRF
