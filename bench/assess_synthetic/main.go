@@ -62,6 +62,7 @@ var (
 	hidden   = flag.Float64("hidden", 0.1, "[label] hidden_gold")
 	seed     = flag.Uint64("seed", 1, "seed of the annotators and the project")
 	shot     = flag.String("shot", "", "save a screenshot of the Assessment page here (needs chromium)")
+	shotOnly = flag.Bool("shot-only", false, "only serve the project of an earlier run in -out and take the screenshot")
 )
 
 func main() {
@@ -74,6 +75,19 @@ func main() {
 }
 
 func run() error {
+	if *shotOnly {
+		const token = "assess-bench-admin-token-0123456789"
+		srv, base, err := serve(filepath.Join(*out, "proj"), token)
+		if err != nil {
+			return err
+		}
+		defer stop(srv)
+		admin, csrf, err := adminLogin(base, token)
+		if err != nil {
+			return err
+		}
+		return screenshot(admin, base, csrf, token, *shot)
+	}
 	truth, order, classes, err := readTruth(filepath.Join(*images, "labels.csv"))
 	if err != nil {
 		return err
@@ -558,7 +572,7 @@ func screenshot(admin *http.Client, base, csrf, token, file string) error {
 		return err
 	}
 	time.Sleep(2 * time.Second) // images of the contested items
-	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		return err
 	}

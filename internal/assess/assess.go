@@ -218,7 +218,7 @@ func Run(ctx context.Context, p *project.Project, opt Options) (*Report, error) 
 	for _, it := range items {
 		byID[it.ID] = it
 	}
-	rep := &Report{Title: cfg.Title, Created: time.Now().UTC(), Classes: classes,
+	rep := &Report{Title: cfg.Title, Created: time.Now().UTC(), Classes: classes, Participants: []Participant{}, Models: []Model{},
 		Options: append(append([]string{}, classes...), labelstore.NoneOption), HiddenGold: cfg.Label.HiddenGold, Notes: []string{}}
 	optIndex := map[string]int{}
 	for i, o := range rep.Options {

@@ -109,9 +109,9 @@ func workshop(ctx context.Context, p *project.Project, rep *Report, items []labe
 		jobs = append(jobs, job{pa.Name, "participant", fmt.Sprintf("participant-%d.csv", pa.ID), perP[i], i})
 	}
 	jobs = append(jobs,
-		job{"consensus (Dawid-Skene from 3 participants)", "consensus", "consensus.csv", added(ds), -1},
+		job{"Dawid-Skene consensus", "consensus", "consensus.csv", added(ds), -1},
 		job{"majority vote", "majority", "majority.csv", added(maj), -1},
-		job{"initial training set only", "initial", "initial.csv", nil, -1})
+		job{"initial set only", "initial", "initial.csv", nil, -1})
 	if opt.Truth != "" {
 		truth, err := dataset.ReadLabels(opt.Truth, "label")
 		if err != nil {
@@ -129,7 +129,7 @@ func workshop(ctx context.Context, p *project.Project, rep *Report, items []labe
 			}
 		}
 		sort.Slice(extra, func(a, b int) bool { return extra[a][0] < extra[b][0] })
-		jobs = append(jobs, job{"true labels of the items labelled", "truth", "truth.csv", extra, -1})
+		jobs = append(jobs, job{"true labels", "truth", "truth.csv", extra, -1})
 	}
 	test, err := testRows(ctx, p)
 	if err != nil {

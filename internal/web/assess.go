@@ -131,7 +131,7 @@ func (s *Server) adminAssess(w http.ResponseWriter, r *http.Request) {
 		row := assessRow{Name: p.Name, N: p.N, GoldN: p.GoldN,
 			PracticeFirst: fmtValue(p.PracticeFirst, 2), PracticeFinal: fmtValue(p.PracticeFinal, 2), Gold: fmtValue(p.GoldAccuracy, 2),
 			Agreement: fmtValue(p.AgreementConsensus, 2), Kappa: fmtValue(p.KappaConsensus, 2), Bad: fmtValue(p.BadRate, 2),
-			Skip: fmtValue(p.SkipRate, 2), Seconds: fmtValue(p.MedianSeconds, 1), Rank: "–",
+			Skip: fmtValue(p.SkipRate, 2), Seconds: fmtValue(p.MedianSeconds, 2), Rank: "–",
 			Model: cell{Text: "–", Why: "not trained yet: press the button below"}}
 		if a, ok := rep.Consensus.LabellerAccuracy[p.Name]; ok {
 			row.DSAccuracy = fmt.Sprintf("%.2f", a)
@@ -212,7 +212,8 @@ func (s *Server) adminAssessChart(w http.ResponseWriter, r *http.Request) {
 
 // assessCSS styles this page only (the site's CSP allows stylesheets from
 // the site, not inline styles).
-const assessCSS = `td.undef { color: #6b7280; cursor: help; text-decoration: underline dotted; }
+const assessCSS = `body.page-admin main { max-width: 1240px; }
+td.undef { color: #6b7280; cursor: help; text-decoration: underline dotted; }
 .contested { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 12px; }
 .contested-item { margin: 0; padding: 8px; border: 1px solid #e5e7eb; border-radius: 8px; text-align: center; font-size: .85rem; }
 .contested-item img { image-rendering: pixelated; width: 96px; height: 96px; display: block; margin: 0 auto 6px; }
