@@ -135,3 +135,50 @@ func slicesEqual(a, b []float32) bool {
 	}
 	return true
 }
+
+// Every one-byte corruption of a small feature file is read or refused with
+// an error, never a panic: parquet-go indexes out of range on some (a page
+// header byte set to 0x80 did), and Open and ReadBatch turn that into an
+// error naming the file.
+func TestCorruptBytesAreErrors(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "seed.parquet")
+	writeFile(t, p, Meta{Backbone: "b", BackboneSHA256: "00", Dim: 3, Preprocess: "pad"}, []Row{
+		{Path: "a.png", SHA256: "aa", Width: 2, Height: 2, Features: []float32{1, 2, 3}},
+		{Path: "b.png", SHA256: "bb", Width: 2, Height: 2, Features: []float32{4, 5, 6}}})
+	seed, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := filepath.Join(dir, "bad.parquet")
+	refused, recovered := 0, 0
+	for i := range seed {
+		data := append([]byte(nil), seed...)
+		data[i] = 0x80
+		os.WriteFile(q, data, 0o644)
+		r, err := Open(q)
+		if err == nil {
+			rows := make([]Row, 16)
+			for err == nil {
+				var n int
+				n, err = r.ReadBatch(rows)
+				for _, row := range rows[:n] {
+					if len(row.Features) != r.Meta().Dim {
+						t.Fatalf("byte %d: a row of %d features in a file of dim %d", i, len(row.Features), r.Meta().Dim)
+					}
+				}
+			}
+			r.Close()
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			refused++
+			if strings.Contains(err.Error(), "corrupt Parquet file") {
+				recovered++
+			}
+		}
+	}
+	t.Logf("%d of %d corruptions refused, %d of them by a recovered panic", refused, len(seed), recovered)
+	if refused == 0 {
+		t.Fatal("no corruption was refused: the test corrupts nothing")
+	}
+}

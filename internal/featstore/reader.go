@@ -68,7 +68,22 @@ func Open(path string) (*Reader, error) {
 
 var fileSchema = parquet.SchemaOf(record{})
 
-func open(path string, f *os.File) (*Reader, error) {
+// corrupt turns a panic of parquet-go into an error: some damaged files
+// (a flipped byte in a page header) make its decoders index out of range,
+// and one bad file must be reported, not crash the program.
+func corrupt(path string, err *error, r *Reader) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	*err = fmt.Errorf("featstore: %s: corrupt Parquet file (%v)", path, p)
+	if r != nil {
+		r.err = *err
+	}
+}
+
+func open(path string, f *os.File) (r *Reader, err error) {
+	defer corrupt(path, &err, nil)
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("featstore: %w", err)
@@ -90,7 +105,7 @@ func open(path string, f *os.File) (*Reader, error) {
 		if gerr != nil {
 			return nil, fmt.Errorf("featstore: %s: %w", path, gerr)
 		}
-		r := &Reader{path: path, f: f, pf: pf, meta: lenientMeta(pf), rgs: pf.RowGroups(), rg: -1, gen: g}
+		r = &Reader{path: path, f: f, pf: pf, meta: lenientMeta(pf), rgs: pf.RowGroups(), rg: -1, gen: g}
 		if r.meta.Dim == 0 {
 			// The dimension comes from the first row; it is queued for Next.
 			first := make([]Row, 1)
@@ -105,7 +120,7 @@ func open(path string, f *os.File) (*Reader, error) {
 		}
 		return r, nil
 	}
-	r := &Reader{path: path, f: f, pf: pf, meta: m, rgs: pf.RowGroups(), rg: -1}
+	r = &Reader{path: path, f: f, pf: pf, meta: m, rgs: pf.RowGroups(), rg: -1}
 	for i, name := range [][]string{{"path"}, {"sha256"}, {"width"}, {"height"}, {"features", "list", "element"}} {
 		leaf, ok := pf.Schema().Lookup(name...)
 		if !ok {
@@ -183,8 +198,8 @@ func (r *Reader) closeCursors() {
 // returns 0, io.EOF after the last row. dst[i].Features is reused when its
 // capacity is at least Dim (so a caller looping over one dst slice does not
 // allocate per row); otherwise fresh memory is allocated, one block per call.
-func (r *Reader) ReadBatch(dst []Row) (int, error) {
-	n := 0
+func (r *Reader) ReadBatch(dst []Row) (n int, err error) {
+	defer corrupt(r.path, &err, r)
 	for n < len(dst) && len(r.queue) > 0 {
 		dst[n] = r.queue[0]
 		r.queue = r.queue[1:]
@@ -438,7 +453,8 @@ func (c *cursor) close() {
 
 // scanKeys calls fn with the path and SHA-256 of every remaining row, reading
 // only those two columns; the feature pages are never fetched.
-func (r *Reader) scanKeys(fn func(path, sha string)) error {
+func (r *Reader) scanKeys(fn func(path, sha string)) (err error) {
+	defer corrupt(r.path, &err, r)
 	if r.gen != nil {
 		rows := make([]Row, nextBatch)
 		for {
