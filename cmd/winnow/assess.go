@@ -93,14 +93,14 @@ func printAssessment(w io.Writer, rep *assess.Report) {
 		return fmt.Sprintf("%.*f", prec, v.V)
 	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "participant\tlabelled\tpractice\tgold (n)\tkappa vs consensus\tbad\tskip\ts/answer\tmodel accuracy\trank")
+	fmt.Fprintln(tw, "participant\tlabelled\tpractice 1st\tgold (n)\tkappa vs consensus\tbad\tskip\ts/answer\tmodel accuracy\trank")
 	for _, p := range rep.Participants {
 		rank := "-"
 		if p.Model != nil && p.Model.Rank > 0 {
 			rank = fmt.Sprint(p.Model.Rank)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s (%d)\t%s\t%s\t%s\t%s\t%s\t%s\n", quoteName(p.Name), p.N, f(p.PracticeFinal, 2), f(p.GoldAccuracy, 2), p.GoldN,
-			f(p.KappaConsensus, 3), f(p.BadRate, 2), f(p.SkipRate, 2), f(p.MedianSeconds, 1), f(p.ModelAccuracy, 3), rank)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s (%d)\t%s\t%s\t%s\t%s\t%s\t%s\n", quoteName(p.Name), p.N, f(p.PracticeFirst, 2), f(p.GoldAccuracy, 2), p.GoldN,
+			f(p.KappaConsensus, 3), f(p.BadRate, 2), f(p.SkipRate, 2), f(p.MedianSeconds, 2), f(p.ModelAccuracy, 3), rank)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "Fleiss' kappa: %s", f(rep.Fleiss, 3))
