@@ -31,6 +31,8 @@ type Set struct {
 	Columns []string
 	FromCSV bool
 	Notes   Notes
+	// LabelNote says how several label sources merged (Labels.Summary).
+	LabelNote string
 }
 
 // Notes counts every row that did not make it into the set, and why, so the
@@ -98,6 +100,31 @@ func LoadContext(ctx context.Context, featuresPath, labelsPath string, opt Optio
 	if err != nil {
 		return nil, err
 	}
+	return loadLabelled(ctx, featuresPath, labelsPath, labels, opt)
+}
+
+// LoadSources is LoadContext with labels merged from several sources (CSV
+// files and Folders, ReadSources) as merge says.
+func LoadSources(ctx context.Context, featuresPath string, sources []string, merge Merge, opt Options) (*Set, error) {
+	if opt.LabelColumn == "" {
+		opt.LabelColumn = "label"
+	}
+	if merge.Classes == nil {
+		merge.Classes = opt.Classes
+	}
+	labels, err := ReadSources(sources, SourceOptions{Features: featuresPath, Column: opt.LabelColumn, Ignore: opt.Ignore}, merge)
+	if err != nil {
+		return nil, err
+	}
+	s, err := loadLabelled(ctx, featuresPath, SourceList(sources), labels, opt)
+	if err != nil {
+		return nil, err
+	}
+	s.LabelNote = labels.Summary()
+	return s, nil
+}
+
+func loadLabelled(ctx context.Context, featuresPath, labelsPath string, labels *Labels, opt Options) (*Set, error) {
 	s := &Set{Notes: Notes{OutsideClasses: map[string]int{}, RepeatedLabels: labels.Repeats}}
 
 	// Decide the classes before reading features.
@@ -200,7 +227,7 @@ func LoadContext(ctx context.Context, featuresPath, labelsPath string, opt Optio
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%d labelled paths are not in %s: %s", len(missing), featuresPath, firstFew(missing))
+		return nil, PathMismatch(featuresPath, missing, Columns{Label: opt.LabelColumn, Ignore: opt.Ignore, Want: opt.Columns})
 	}
 	if len(s.Paths) == 0 {
 		return nil, fmt.Errorf("no labelled rows: %s and %s share no usable path", featuresPath, labelsPath)
