@@ -43,6 +43,9 @@ type Training struct {
 	PerClass map[string]int `json:"per_class"`
 	Dropped  string         `json:"dropped,omitempty"`
 	CV       any            `json:"cv,omitempty"`
+	// Paths are the training rows' paths as a compact set (PathSet), so
+	// evaluate can warn about test rows the model was trained on.
+	Paths *PathSet `json:"paths,omitempty"`
 }
 
 // File is a saved model.
@@ -57,6 +60,25 @@ type File struct {
 	FeatureColumns []string      `json:"feature_columns,omitempty"`
 	Model          *linear.Model `json:"model"`
 	Training       Training      `json:"training"`
+	// Calibration is the confidence cut `evaluate --calibrate` measured;
+	// nil until then.
+	Calibration *Calibration `json:"calibration,omitempty"`
+}
+
+// Calibration is the confidence cut that reached a target accuracy on
+// labelled rows: classify settles the predictions at or above it and leaves
+// the rest to people. A nil threshold means no cut reached the target, so
+// nothing is settled.
+type Calibration struct {
+	TargetAccuracy float64  `json:"target_accuracy"`
+	Threshold      *float64 `json:"threshold"`
+	// Per-class targets replace the overall cut for the rows predicted as
+	// that class (the class's precision must reach its target).
+	ClassTargets    map[string]float64  `json:"class_targets,omitempty"`
+	ClassThresholds map[string]*float64 `json:"class_thresholds,omitempty"`
+	Rows            int                 `json:"rows"` // labelled rows it was measured on
+	Features        string              `json:"features"`
+	Labels          string              `json:"labels"`
 }
 
 // Save writes the model atomically (temporary file, fsync, rename).
@@ -116,6 +138,43 @@ func (f *File) validate() error {
 	}
 	if n := len(f.FeatureColumns); n > 0 && n != m.D() {
 		return fmt.Errorf("%d feature column names for %d weights per class", n, m.D())
+	}
+	if c := f.Calibration; c != nil {
+		if err := c.validate(seen); err != nil {
+			return fmt.Errorf("calibration: %w", err)
+		}
+	}
+	return nil
+}
+
+// validate refuses a cut that would settle rows by a meaningless number: a
+// target or threshold outside [0, 1], a class the model does not have.
+func (c *Calibration) validate(classes map[string]bool) error {
+	prob := func(v float64) bool { return v >= 0 && v <= 1 } // false for NaN
+	if !(c.TargetAccuracy > 0 && c.TargetAccuracy <= 1) {
+		return fmt.Errorf("target_accuracy %v is not in (0, 1]", c.TargetAccuracy)
+	}
+	if c.Threshold != nil && !prob(*c.Threshold) {
+		return fmt.Errorf("threshold %v is not in [0, 1]", *c.Threshold)
+	}
+	for k, v := range c.ClassTargets {
+		if !classes[k] {
+			return fmt.Errorf("class_targets names %q, not a class of the model", k)
+		}
+		if !(v > 0 && v <= 1) {
+			return fmt.Errorf("class_targets[%q] %v is not in (0, 1]", k, v)
+		}
+		if _, ok := c.ClassThresholds[k]; !ok {
+			return fmt.Errorf("class %q has a target but no threshold", k)
+		}
+	}
+	for k, v := range c.ClassThresholds {
+		if _, ok := c.ClassTargets[k]; !ok {
+			return fmt.Errorf("class_thresholds names %q, which has no class target", k)
+		}
+		if v != nil && !prob(*v) {
+			return fmt.Errorf("class_thresholds[%q] %v is not in [0, 1]", k, *v)
+		}
 	}
 	return nil
 }
