@@ -3,6 +3,10 @@ package web
 import (
 	"net/http"
 	"os"
+	"slices"
+	"strconv"
+
+	"gonum.org/v1/plot"
 
 	"github.com/winnowml/winnow/internal/report"
 )
@@ -54,10 +58,19 @@ func (s *Server) adminCurve(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	// A learning curve rises to the right, so the top left is where the
-	// legend covers nothing.
+	// The legend goes in a band above 1, the most any of these metrics can
+	// reach, so no curve runs under it; the axis labels stop at 1.
+	lo := 1.0
+	for _, y := range append(slices.Clone(acc.Y), auc.Y...) {
+		if y == y { // NaN: undefined for that model
+			lo = min(lo, y)
+		}
+	}
+	span := max(1-lo, 0.05)
+	p.Y.Min, p.Y.Max = lo-0.05*span, 1+0.3*span
+	p.Y.Tick.Marker = ticksUpTo{plot.DefaultTicks{}, 1}
 	p.Legend.Top, p.Legend.Left = true, true
-	p.Legend.XOffs, p.Legend.YOffs = 8, -4
+	p.Legend.XOffs, p.Legend.YOffs = 8, -2
 	svg, err := report.SVG(p, 420, 260)
 	if err != nil {
 		s.internal(w, r, err)
@@ -69,6 +82,27 @@ func (s *Server) adminCurve(w http.ResponseWriter, r *http.Request) {
 	// An SVG document with inline styles and no scripts.
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
 	w.Write([]byte(svg))
+}
+
+// ticksUpTo drops the ticks above max and labels max itself.
+type ticksUpTo struct {
+	plot.Ticker
+	max float64
+}
+
+func (t ticksUpTo) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	top := false
+	for _, tk := range t.Ticker.Ticks(lo, hi) {
+		if tk.Value <= t.max+1e-9 {
+			out = append(out, tk)
+			top = top || (tk.Label != "" && tk.Value > t.max-1e-9)
+		}
+	}
+	if !top {
+		out = append(out, plot.Tick{Value: t.max, Label: strconv.FormatFloat(t.max, 'g', -1, 64)})
+	}
+	return out
 }
 
 // reportFile resolves a round's report, "" when there is none.
