@@ -107,13 +107,15 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			folds = max(smallest, 2)
 			fmt.Fprintf(stderr, "train: the smallest class has %d rows; using %d folds instead of %d\n", smallest, folds, f.cv)
 		}
-		best, table, err := crossValidate(cmd.Context(), set, params, folds, f.seed)
+		cvStart := time.Now()
+		best, table, err := crossValidate(cmd.Context(), stderr, set, params, folds, f.seed)
 		if err != nil {
 			return err
 		}
 		params.L1, params.L2 = best.L1, best.L2
 		cvResult = table
-		fmt.Fprintf(stderr, "train: %d-fold cross-validation chose l1=%g l2=%g\n", folds, params.L1, params.L2)
+		printCVTable(stderr, table)
+		fmt.Fprintf(stderr, "train: %d-fold cross-validation chose l1=%g l2=%g (%.1f s)\n", folds, params.L1, params.L2, time.Since(cvStart).Seconds())
 	}
 	start := time.Now()
 	m, err := linear.FitMatrix(cmd.Context(), set.X32, set.Y, len(set.Classes), params, nil)
