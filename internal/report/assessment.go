@@ -147,7 +147,10 @@ func AssessmentHTML(w io.Writer, data any, chart template.HTML) error {
 }
 
 const assessmentTemplate = `{{define "assessment"}}{{template "head" .}}
-<style>.undef { color: var(--muted); cursor: help; border-bottom: 1px dotted var(--muted); } td.why { text-align: left; white-space: normal; color: var(--muted); font-size: 13px; }</style>
+<style>.undef { color: var(--muted); cursor: help; border-bottom: 1px dotted var(--muted); } td.why { text-align: left; white-space: normal; color: var(--muted); font-size: 13px; }
+th:first-child, td:first-child { white-space: nowrap; overflow-wrap: normal; }
+table.wide { font-size: 12.5px; } table.wide th, table.wide td { padding: 5px 6px; }
+h3 { font-size: 15px; margin: 14px 0 4px; }</style>
 {{with .R}}
 <header>
 <h1>Assessment: {{.Title}}</h1>
@@ -157,7 +160,7 @@ const assessmentTemplate = `{{define "assessment"}}{{template "head" .}}
 <section>
 <h2>Participants</h2>
 <p class="note">Labelled: answers that are a class or “none of these”. Practice: share right at the first attempt and now. Gold: share right on gold items met while labelling (hidden gold). Consensus: agreement with the Dawid-Skene consensus and Cohen's kappa against it, over items someone else also answered or that are gold. Bad/skip: share of class answers flagged “bad example”, of answers skipped. Seconds: median time between two answers (pauses over 5 minutes left out). Model: test accuracy of the initial training set plus this participant's labels.</p>
-<div class="scroll"><table>
+<div class="scroll"><table class="wide">
 <thead><tr><th>participant</th><th>labelled</th><th>practice first</th><th>practice final</th><th>gold (n)</th><th>agreement</th><th>kappa</th><th>bad</th><th>skip</th><th>seconds</th><th>model acc.</th><th>rank</th></tr></thead>
 <tbody>{{range .Participants}}<tr><td>{{.Name}}</td><td>{{.N}}</td><td>{{maybe .PracticeFirst 2}}</td><td>{{maybe .PracticeFinal 2}}</td><td>{{maybe .GoldAccuracy 2}} ({{.GoldN}})</td><td>{{maybe .AgreementConsensus 2}}</td><td>{{maybe .KappaConsensus 2}}</td><td>{{maybe .BadRate 2}}</td><td>{{maybe .SkipRate 2}}</td><td>{{maybe .MedianSeconds 1}}</td><td>{{maybe .ModelAccuracy 3}}</td><td>{{with .Model}}{{if .Rank}}{{.Rank}}{{else}}–{{end}}{{else}}–{{end}}</td></tr>
 {{end}}</tbody></table></div>
@@ -167,7 +170,7 @@ const assessmentTemplate = `{{define "assessment"}}{{template "head" .}}
 <h2>The workshop's test: one model per participant</h2>
 <p class="note">Each bar is a model trained on the initial training set (gold practice items and imported labels) plus one set of labels, scored on the gold test items: each participant's, the consensus Close round would use, majority vote, the initial set alone{{range .Models}}{{if eq .Kind "truth"}} and the true labels{{end}}{{end}}.</p>
 <figure>{{$.Chart}}</figure>
-<div class="scroll"><table>
+<div class="scroll"><table class="wide">
 <thead><tr><th>model</th><th>rank</th><th>rows</th><th>added</th><th>accuracy</th><th>macro AUC</th>{{range $.R.Classes}}<th>AUC {{.}}</th>{{end}}</tr></thead>
 <tbody>{{range .Models}}{{$m := .}}<tr><td>{{.Name}}</td><td>{{if .Rank}}{{.Rank}}{{else}}–{{end}}</td><td>{{.Rows}}</td><td>{{.Added}}</td><td>{{maybe .Accuracy 3}}</td><td>{{maybe .MacroAUC 3}}</td>{{range $.R.Classes}}<td>{{maybe (index $m.AUC .) 3}}</td>{{end}}</tr>
 {{end}}</tbody></table></div>
@@ -196,6 +199,14 @@ const assessmentTemplate = `{{define "assessment"}}{{template "head" .}}
 <tbody>{{range .Contested}}<tr><td>{{.Path}}</td><td>{{range $c, $n := .Votes}}{{$c}} {{$n}} {{end}}</td><td>{{if .Majority}}{{.Majority}}{{else}}tie{{end}}</td><td>{{.DS}}</td><td>{{printf "%.3f" .Top}}</td></tr>
 {{else}}<tr><td colspan="5">No item has two or more answers.</td></tr>{{end}}</tbody></table></div>
 {{end}}</section>
+<section>
+<h2>Confusion against gold</h2>
+<p class="note">Each participant's answers on gold items met while labelling: rows the gold class, columns the answer.</p>
+<div>{{range .Participants}}{{if .GoldN}}<div class="scroll"><h3>{{.Name}} ({{.GoldN}} gold answers)</h3><table class="wide">
+<thead><tr><th>gold \ answer</th>{{range $.R.Options}}<th>{{.}}</th>{{end}}</tr></thead>
+<tbody>{{range $i, $row := .Confusion}}<tr><td>{{index $.R.Classes $i}}</td>{{range $row}}<td>{{if .}}{{.}}{{end}}</td>{{end}}</tr>
+{{end}}</tbody></table></div>{{end}}{{else}}<p class="note">No participant yet.</p>{{end}}</div>
+</section>
 {{range .Notes}}<p class="note">{{.}}</p>{{end}}
 {{end}}
 {{template "foot" .}}{{end}}`
