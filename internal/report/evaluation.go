@@ -47,6 +47,7 @@ type evaluationPage struct {
 	ROC        template.HTML
 	Histograms []template.HTML
 	Simplex    template.HTML
+	Coverage   template.HTML // the triage section (coverage.go)
 }
 
 // EvaluationHTML writes a self-contained HTML page of the evaluation r of
@@ -131,6 +132,10 @@ func EvaluationHTML(w io.Writer, title string, r metrics.Report, classes []strin
 		if page.Simplex, err = SVG(sp, 520, 480); err != nil {
 			return err
 		}
+	}
+
+	if page.Coverage, err = coverageSection(y, probs); err != nil {
+		return err
 	}
 
 	var buf bytes.Buffer

@@ -332,8 +332,9 @@ func TestEvaluationHTML(t *testing.T) {
 		if err := wellFormed(doc); err != nil {
 			t.Errorf("K=%d: %v", k, err)
 		}
-		// Confusion + ROC + one histogram per class (+ simplex for 3).
-		want := 2 + k
+		// Confusion + ROC + one histogram per class + the triage curve
+		// (+ simplex for 3).
+		want := 3 + k
 		if k == 3 {
 			want++
 		}
