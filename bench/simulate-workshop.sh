@@ -27,7 +27,7 @@ if [ ! -f "$OUT/images/labels.csv" ]; then
   go run ./tools/fmnist-export -o "$OUT/images" -train 650 -test 0
 fi
 "$WINNOW" featurize "$OUT/images" -o "$OUT/b13.parquet" --model mobilenet-v2-b13 -q
-# The fixed protocol's sets: every 4th image is a test image (163); the
+# The fixed protocol's sets: every 4th image is a test image (162); the
 # initial set is the first 2 of each class among the others.
 awk -F, 'NR == 1 { print "path" } NR > 1 && NR % 4 == 0 { print $1 }' "$OUT/images/labels.csv" > "$OUT/test.csv"
 awk -F, 'NR == 1 { print "path" } NR > 1 && NR % 4 != 0 && seen[$2]++ < 2 { print $1 }' "$OUT/images/labels.csv" > "$OUT/initial.csv"
