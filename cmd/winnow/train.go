@@ -136,6 +136,10 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		// whatever order a later CSV has them in.
 		file.FeatureColumns = set.Columns
 	}
+	// The labelled rows, so predict and select can score novelty.
+	if err := file.BuildNovelty(set.X32, set.Y, uint64(f.seed)); err != nil {
+		fmt.Fprintln(stderr, "train: no novelty reference:", err)
+	}
 	if err := classifier.Save(f.out, file); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/featstore"
 	"github.com/winnowml/winnow/internal/linear"
+	"github.com/winnowml/winnow/internal/novelty"
 	"github.com/winnowml/winnow/internal/outfile"
 )
 
@@ -63,6 +64,10 @@ type File struct {
 	// Calibration is the confidence cut `evaluate --calibrate` measured;
 	// nil until then.
 	Calibration *Calibration `json:"calibration,omitempty"`
+	// Novelty is the labelled rows in the model's normalised space, so
+	// predict and select can say how unlike them an image is without
+	// being given the training data again; nil in models from before it.
+	Novelty *novelty.Ref `json:"novelty,omitempty"`
 }
 
 // Calibration is the confidence cut that reached a target accuracy on
