@@ -19,7 +19,10 @@ func newPredictCmd() *cobra.Command {
 		Use:   "predict --model M --features F -o preds.csv",
 		Short: "Predict the class of every image in a feature file",
 		Long: `predict writes one CSV row per feature row:
-  path, predicted, p_<class>... (in the model's class order), max_prob, entropy (bits)
+  path, predicted, p_<class>... (in the model's class order), max_prob, entropy (bits),
+  novelty (distance to the nearest labelled rows over their own typical
+  nearest-neighbour distance: about 1 for images like the labelled ones,
+  several times that for images unlike anything labelled)
 It streams the features, so any number of rows fits in memory. The model's
 feature columns are read by name, whatever order the file has them in; other
 columns (a class, an id) are not read.`,

@@ -38,7 +38,8 @@ type Counts struct {
 
 // WritePredictions writes one CSV row per feature row of src: path,
 // predicted, p_<class>... in the model's class order, max_prob, entropy
-// (bits), and status when opt.Cut is set. It streams src in blocks so the
+// (bits), novelty when the model has a reference (see package novelty),
+// and status when opt.Cut is set. It streams src in blocks so the
 // matrix product stays fast and memory stays bounded by the block.
 func WritePredictions(ctx context.Context, w io.Writer, mf *classifier.File, src dataset.Features, opt Options) (Counts, error) {
 	const block = 4096
@@ -49,6 +50,14 @@ func WritePredictions(ctx context.Context, w io.Writer, mf *classifier.File, src
 		head = append(head, "p_"+c)
 	}
 	head = append(head, "max_prob", "entropy")
+	// Novelty follows the probabilities: how unlike the labelled rows the
+	// image is, which a confident probability cannot tell. Models saved
+	// before the reference existed have no such column.
+	novCol := -1
+	if mf.Novelty != nil {
+		novCol = len(head)
+		head = append(head, "novelty")
+	}
 	if opt.Cut != nil {
 		head = append(head, "status")
 	}
@@ -63,6 +72,13 @@ func WritePredictions(ctx context.Context, w io.Writer, mf *classifier.File, src
 			return nil
 		}
 		P := mf.Predict(mat.NewDense(len(paths), d, buf))
+		var nov []float64
+		if novCol >= 0 {
+			var err error
+			if nov, err = mf.Novelties(buf, len(paths)); err != nil {
+				return err
+			}
+		}
 		for i, p := range paths {
 			probs := P.RawRowView(i)
 			pred := metrics.Argmax(probs)
@@ -73,8 +89,11 @@ func WritePredictions(ctx context.Context, w io.Writer, mf *classifier.File, src
 			}
 			rec[2+len(classes)] = strconv.FormatFloat(maxp, 'g', 6, 64)
 			rec[3+len(classes)] = strconv.FormatFloat(metrics.Entropy(probs), 'g', 6, 64)
+			if nov != nil {
+				rec[novCol] = strconv.FormatFloat(nov[i], 'g', 4, 64)
+			}
 			if opt.Cut != nil {
-				rec[4+len(classes)] = opt.Cut.Status(pred, maxp)
+				rec[len(rec)-1] = opt.Cut.Status(pred, maxp)
 				if opt.Cut.Settled(pred, maxp) {
 					n.Settled++
 				}
