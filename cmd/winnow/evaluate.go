@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/winnowml/winnow/internal/classifier"
+	"github.com/winnowml/winnow/internal/classify"
 	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/metrics"
 	"github.com/winnowml/winnow/internal/outfile"
@@ -17,6 +19,9 @@ import (
 func newEvaluateCmd() *cobra.Command {
 	var model, features, labels, labelColumn, jsonOut, htmlOut string
 	var ignore []string
+	var target float64
+	var classTargets []string
+	var calibrate bool
 	cmd := &cobra.Command{
 		Use:   "evaluate --model M --features F --labels L.csv",
 		Short: "Score a model on labelled features: accuracy, log loss, ROC AUC, confusion matrix",
@@ -57,13 +62,24 @@ order). Labels outside the model's classes, or empty, are dropped and counted.
 			if err := r.WriteText(out); err != nil {
 				return err
 			}
+			if !(target > 0 && target <= 1) {
+				return usageError("--target-accuracy %v: must be in (0, 1]", target)
+			}
+			perClass, err := classify.ParseClassTargets(classTargets, set.Classes)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			tri := classify.NewTriage(set.Classes, set.Y, probs, target, perClass)
+			if err := tri.WriteText(out); err != nil {
+				return err
+			}
 			// The JSON and the HTML report replace older ones together or
 			// not at all: a full disk must not leave a new JSON beside an
 			// old report.
 			var g outfile.Group
 			defer g.Abort()
 			if jsonOut != "" {
-				data, err := json.MarshalIndent(r, "", " ")
+				data, err := classify.ReportJSON(r, tri)
 				if err != nil {
 					return err
 				}
@@ -81,11 +97,35 @@ order). Labels outside the model's classes, or empty, are dropped and counted.
 					return err
 				}
 			}
+			if calibrate {
+				// The model file is rewritten with the cut, in the same
+				// group: a JSON that reports a cut the model lacks (or the
+				// reverse) cannot be left behind.
+				var labelFiles []string
+				for _, f := range in {
+					if f.Flag == "--labels" {
+						labelFiles = append(labelFiles, f.Path)
+					}
+				}
+				tri.Calibration.Features, tri.Calibration.Labels = features, strings.Join(labelFiles, ",")
+				mf.Calibration = tri.Calibration
+				mf.Format = classifier.Format
+				data, err := json.MarshalIndent(mf, "", " ")
+				if err != nil {
+					return err
+				}
+				if err := g.Add(model, append(data, '\n')); err != nil {
+					return err
+				}
+			}
 			if err := cmd.Context().Err(); err != nil {
 				return err
 			}
 			if err := g.Commit(); err != nil {
 				return err
+			}
+			if calibrate {
+				fmt.Fprintf(cmd.ErrOrStderr(), "evaluate: stored the cut in %s (winnow classify --target-accuracy %g uses it)\n", printable(model, false), target)
 			}
 			for _, p := range []string{jsonOut, htmlOut} {
 				if p != "" {
@@ -103,6 +143,9 @@ order). Labels outside the model's classes, or empty, are dropped and counted.
 	fl.StringSliceVar(&ignore, "ignore-columns", nil, "columns of a features CSV that are not features")
 	fl.StringVar(&jsonOut, "json", "", "also write the metrics as JSON to this file")
 	fl.StringVar(&htmlOut, "html", "", "also write a self-contained HTML report with plots to this file")
+	fl.Float64Var(&target, "target-accuracy", 0.95, "triage: report the confidence cut whose most confident rows reach this accuracy")
+	fl.StringSliceVar(&classTargets, "class-target", nil, "CLASS=ACCURACY: also the cut at which the predictions of CLASS reach this accuracy (repeatable)")
+	fl.BoolVar(&calibrate, "calibrate", false, "store the cut in the model file, for winnow classify --target-accuracy")
 	for _, name := range []string{"model", "features", "labels"} {
 		cmd.MarkFlagRequired(name)
 	}

@@ -37,6 +37,6 @@ The loop:
 		"path to ONNX Runtime's "+backbone.LibName+" (default: $"+backbone.EnvLib+", next to winnow, the .deps folder of a checkout, system paths)")
 	root.AddCommand(newFeaturizeCmd(g), newFeaturesCmd(), newBackboneCmd(), newTrainCmd(), newEvaluateCmd(), newPredictCmd(),
 		newSelectCmd(), newSimulateCmd(), newExportCmd(), newClassifyCmd(g), newServeCmd(), newVersionCmd(g),
-		newInitCmd(g), newImportLabelsCmd(), newStatusCmd(), newRoundCmd(), newAssessCmd())
+		newInitCmd(g), newImportLabelsCmd(), newStatusCmd(), newRoundCmd(), newAssessCmd(), newLabelsCmd())
 	return root
 }

@@ -6,11 +6,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/query"
 )
 
 func newSelectCmd() *cobra.Command {
 	cfg := query.Config{}
+	var labels labelFlags
 	var describe strings.Builder
 	for _, name := range query.Names() {
 		fmt.Fprintf(&describe, "  %-17s %s\n", name, query.Describe[name])
@@ -30,7 +32,10 @@ Ties are broken by a hash of (--seed, path), so the picks do not depend on the
 order of the feature file.
 
 Rows whose path is in an --exclude file (any CSV with a path column, such as
-an earlier select output) or in --labels are never picked. committee refits
+an earlier select output; "folders": every image in a sub-folder of the
+featurized root) or in --labels are never picked: exclude the test labels too.
+The output ends with an empty label column: fill it in and give the file to
+train as one more --labels. committee refits
 the model on the labelled rows of --labels; coreset keeps away from them. Their
 features are read from --labelled-features, by default from --features.
 
@@ -44,6 +49,10 @@ an error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Log = printableWriter{cmd.ErrOrStderr()}
+			if err := labels.check(); err != nil {
+				return err
+			}
+			cfg.LabelSources, cfg.Merge = labels.sources, labels.merge(nil)
 			if err := firstError(
 				intAtLeast("-n", cfg.N, 1),
 				intAtLeast("--candidates", cfg.Candidates, 0),
@@ -51,8 +60,14 @@ an error.`,
 			); err != nil {
 				return err
 			}
-			in := files{}.add("--model", cfg.Model).add("--features", cfg.Features).add("--exclude", cfg.Exclude...).
-				add("--labels", cfg.Labels).add("--labelled-features", cfg.LabelledFeatures)
+			var excl []string
+			for _, e := range cfg.Exclude {
+				if e != dataset.Folders {
+					excl = append(excl, e)
+				}
+			}
+			in := files{}.add("--model", cfg.Model).add("--features", cfg.Features).add("--exclude", excl...).
+				add("--labels", labels.files()...).add("--labelled-features", cfg.LabelledFeatures)
 			if err := refuseOverwrite(in, files{}.add("-o", cfg.Output)); err != nil {
 				return err
 			}
@@ -66,12 +81,12 @@ an error.`,
 	fl.StringVarP(&cfg.Output, "output", "o", "", "CSV file to write (required)")
 	fl.IntVarP(&cfg.N, "number", "n", 8, "how many images to pick (per predicted class with --balance)")
 	fl.StringVar(&cfg.Strategy, "strategy", "entropy", "one of "+strings.Join(query.Names(), ", "))
-	fl.StringArrayVar(&cfg.Exclude, "exclude", nil, "CSV with a path column of images never to pick (repeatable)")
+	fl.StringArrayVar(&cfg.Exclude, "exclude", nil, "CSV with a path column of images never to pick (repeatable; \"folders\": images in sub-folders)")
 	fl.Uint64Var(&cfg.Seed, "seed", 1, "seed for ties, random and badge")
 	fl.BoolVar(&cfg.Balance, "balance", false, "pick n per predicted class")
 	fl.IntVar(&cfg.Candidates, "candidates", 10000, "coreset, badge: work on this many rows of highest entropy (0: all)")
 	fl.IntVar(&cfg.Members, "members", 5, "committee: number of bootstrap members")
-	fl.StringVar(&cfg.Labels, "labels", "", "CSV with path and label columns: never picked; committee and coreset use them")
+	labels.register(fl, "CSV with path and label columns: never picked; committee and coreset use them")
 	fl.StringVar(&cfg.LabelledFeatures, "labelled-features", "", "features of the --labels rows (default: --features)")
 	fl.StringVar(&cfg.LabelColumn, "label-column", "label", "name of the label column of --labels (never a feature of a features CSV)")
 	fl.StringSliceVar(&cfg.Ignore, "ignore-columns", nil, "columns of a features CSV that are not features")

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/linear"
 	"github.com/winnowml/winnow/internal/outfile"
 	"github.com/winnowml/winnow/internal/query"
@@ -20,6 +19,7 @@ import (
 
 func newSimulateCmd() *cobra.Command {
 	cfg := sim.Config{}
+	var labels labelFlags
 	var out, strategies string
 	var seed int64
 	cmd := &cobra.Command{
@@ -58,6 +58,10 @@ repeat and round) and DIR/summary.json, all three or none.`,
 			cfg.Strategies = splitList(strategies)
 			cfg.Seed = uint64(seed)
 			cfg.Log = cmd.ErrOrStderr()
+			if err := labels.check(); err != nil {
+				return err
+			}
+			cfg.LabelSources, cfg.Merge = labels.sources, labels.merge(nil)
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
@@ -67,7 +71,7 @@ repeat and round) and DIR/summary.json, all three or none.`,
 			if cmd.Flags().Changed("initial") && cmd.Flags().Changed("initial-per-class") {
 				return fmt.Errorf("give --initial or --initial-per-class, not both")
 			}
-			in := files{}.add("--features", cfg.Features...).add("--labels", cfg.Labels).add("--test", cfg.Test).add("--initial", cfg.Initial)
+			in := files{}.add("--features", cfg.Features...).add("--labels", labels.files()...).add("--test", cfg.Test).add("--initial", cfg.Initial)
 			outs := files{}
 			for _, name := range simOutputs {
 				outs = outs.add("--out", filepath.Join(out, name))
@@ -89,12 +93,12 @@ repeat and round) and DIR/summary.json, all three or none.`,
 			if err := res.WriteSummary(&summary); err != nil {
 				return err
 			}
-			labels, err := dataset.ReadLabels(cfg.Labels, cfg.LabelColumn)
+			oracle, err := sim.ReadOracle(&cfg)
 			if err != nil {
 				return err
 			}
 			title := "winnow simulate: " + strings.Join(cfg.Strategies, ", ")
-			if err := report.SimulationHTML(&page, title, res, labels.ByPath); err != nil {
+			if err := report.SimulationHTML(&page, title, res, oracle.ByPath); err != nil {
 				return err
 			}
 			// All three files are replaced together, or none is: a report
@@ -116,7 +120,7 @@ repeat and round) and DIR/summary.json, all three or none.`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&cfg.Features, "features", nil, "feature file (Parquet or CSV); repeat for several (required)")
-	fl.StringVar(&cfg.Labels, "labels", "", "the oracle: CSV with path and label columns (required)")
+	labels.register(fl, "the oracle: CSV with path and label columns (required)")
 	fl.StringVar(&cfg.LabelColumn, "label-column", "label", "name of the label column (never a feature, also in a features CSV)")
 	fl.StringSliceVar(&cfg.Ignore, "ignore-columns", nil, "columns of a features CSV that are not features")
 	fl.StringSliceVar(&cfg.Classes, "classes", nil, "class names in order; other labels count as missing (NA)")

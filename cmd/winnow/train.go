@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,7 +13,8 @@ import (
 )
 
 type trainFlags struct {
-	features, labels, out, labelColumn, normalize string
+	features, out, labelColumn, normalize string
+	labels                                labelFlags
 	classes, ignore                               []string
 	l1, l2                                        float64
 	cv, maxIter                                   int
@@ -41,16 +41,21 @@ and a column of words that is none of these is an error naming it. The model
 records the CSV's column names, so predict, evaluate and select later read
 those columns by name, in any order.
 --labels is a CSV with "path" and the label column; it may be the same CSV.
-Rows with an empty label, or a label outside --classes, are dropped and counted.`,
+Repeat --labels to merge files (the loop's labels.csv and next.csv), or give
+--labels folders to label each image by its first folder under the featurized
+root. Rows with an empty label, or a label outside --classes, are dropped and
+counted.`,
 		Example: `  winnow train --features features.parquet --labels labels.csv -o model.json
   winnow train --features knots.csv --labels knots.csv --classes sound,dry,encased --label-column knot_class -o model.json
-  winnow train --features f.parquet --labels l.csv --cv 5 -o model.json`,
+  winnow train --features f.parquet --labels l.csv --cv 5 -o model.json
+  winnow train --features f.parquet --labels labels.csv --labels next.csv -o model.json
+  winnow train --features f.parquet --labels folders -o model.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runTrain(cmd, f) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.features, "features", "", "features: Parquet from featurize, or CSV with a path column (required)")
-	fl.StringVar(&f.labels, "labels", "", "CSV with path and label columns; may be the features CSV (required)")
+	f.labels.register(fl, "CSV with path and label columns; may be the features CSV (required)")
 	fl.StringVarP(&f.out, "output", "o", "", "model file to write (required)")
 	fl.Float64Var(&f.l1, "l1", 0.01, "L1 penalty weight (sparsity)")
 	fl.Float64Var(&f.l2, "l2", 0.01, "L2 penalty weight (shrinkage)")
@@ -75,37 +80,46 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	if f.cv < 0 || f.cv == 1 {
 		return usageError("--cv %d: must be 0 (no cross-validation) or a number of folds of at least 2", f.cv)
 	}
-	if err := refuseOverwrite(files{}.add("--features", f.features).add("--labels", f.labels), files{}.add("-o", f.out)); err != nil {
+	if err := f.labels.check(); err != nil {
 		return err
 	}
-	set, err := dataset.LoadContext(cmd.Context(), f.features, f.labels, dataset.Options{LabelColumn: f.labelColumn, Classes: f.classes, Ignore: f.ignore, Float32: true})
+	if err := refuseOverwrite(files{}.add("--features", f.features).add("--labels", f.labels.files()...), files{}.add("-o", f.out)); err != nil {
+		return err
+	}
+	set, err := dataset.LoadSources(cmd.Context(), f.features, f.labels.sources, f.labels.merge(f.classes), dataset.Options{LabelColumn: f.labelColumn, Classes: f.classes, Ignore: f.ignore, Float32: true})
 	if err != nil {
 		return err
 	}
+	if set.LabelNote != "" {
+		fmt.Fprintln(stderr, "train:", printable(set.LabelNote, false))
+	}
 	if note := set.Notes.Summary(); note != "" {
-		fmt.Fprintln(stderr, "train:", note)
+		fmt.Fprintln(stderr, "train:", printable(note, false))
 	}
 	if err := set.CheckTrainable(); err != nil {
 		return err
 	}
 	counts := set.Counts()
 	per := map[string]int{}
-	var desc []string
 	for k, c := range set.Classes {
 		per[c] = counts[k]
-		desc = append(desc, fmt.Sprintf("%s %d", c, counts[k]))
 	}
 	n, d := set.X32.Dims()
-	fmt.Fprintf(stderr, "train: %d rows x %d features; %s\n", n, d, strings.Join(desc, ", "))
+	fmt.Fprintf(stderr, "train: %d rows x %d features, %d classes\n", n, d, len(set.Classes))
+	classTable(stderr, "train", set.Classes, counts)
 
 	params := linear.Params{L1: f.l1, L2: f.l2, Norm: f.normalize, MaxIter: f.maxIter}
 	var cvResult any
 	if f.cv > 0 {
 		folds := f.cv
 		if smallest := slices.Min(counts); smallest < folds {
+			name := set.Classes[slices.Index(counts, smallest)]
+			if smallest < 2 {
+				return fmt.Errorf("--cv %d: class %q has %d row; cross-validation needs at least 2 rows of every class (label more of it, leave it out of --classes, or train without --cv)", f.cv, printable(name, false), smallest)
+			}
 			// A stratified fold needs a row of every class.
-			folds = max(smallest, 2)
-			fmt.Fprintf(stderr, "train: the smallest class has %d rows; using %d folds instead of %d\n", smallest, folds, f.cv)
+			folds = smallest
+			fmt.Fprintf(stderr, "train: the smallest class, %q, has %d rows; using %d folds instead of %d\n", printable(name, false), smallest, folds, f.cv)
 		}
 		cvStart := time.Now()
 		best, table, err := crossValidate(cmd.Context(), stderr, set, params, folds, f.seed)
@@ -130,7 +144,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	}
 	fmt.Fprintf(stderr, "train: %s after %d iterations, objective %.10g, %.3f s\n", conv, s.Iterations, s.Objective, time.Since(start).Seconds())
 	file := &classifier.File{Winnow: version, Created: time.Now().UTC(), Backbone: classifier.BackboneOf(set.Meta), Model: m,
-		Training: classifier.Training{Features: f.features, Labels: f.labels, Rows: n, PerClass: per, Dropped: set.Notes.Summary(), CV: cvResult}}
+		Training: classifier.Training{Features: f.features, Labels: f.labels.String(), Rows: n, Paths: classifier.NewPathSet(set.Paths), PerClass: per, Dropped: set.Notes.Summary(), CV: cvResult}}
 	if set.FromCSV {
 		// Names, not positions: predict and select then read these columns
 		// whatever order a later CSV has them in.

@@ -40,6 +40,7 @@ type Set struct {
 type Notes struct {
 	Unlabelled      int            // labels rows with an empty label
 	OutsideClasses  map[string]int // label -> rows dropped because --classes excludes it
+	ClassesFrom     string         // Options.ClassesFrom
 	RepeatedLabels  int            // label rows repeating a path with the same label
 	RepeatedFeature int            // feature rows repeating a path (the first is used)
 }
@@ -58,7 +59,11 @@ func (n Notes) Summary() string {
 			total += k
 		}
 		sort.Strings(names)
-		parts = append(parts, fmt.Sprintf("%d rows with labels outside --classes (%s)", total, strings.Join(names, ", ")))
+		from := n.ClassesFrom
+		if from == "" {
+			from = "--classes"
+		}
+		parts = append(parts, fmt.Sprintf("%d rows with labels outside %s (%s)", total, from, strings.Join(names, ", ")))
 	}
 	if n.RepeatedLabels > 0 {
 		parts = append(parts, fmt.Sprintf("%d repeated label rows", n.RepeatedLabels))
@@ -82,6 +87,9 @@ type Options struct {
 	Columns []string
 	// Float32 fills Set.X32 instead of Set.X.
 	Float32 bool
+	// ClassesFrom names where Classes came from in messages: "--classes"
+	// when empty, "the model's classes" for evaluate, which has no such flag.
+	ClassesFrom string
 }
 
 // Load streams the feature file and keeps the labelled rows, so memory grows
@@ -112,7 +120,7 @@ func LoadSources(ctx context.Context, featuresPath string, sources []string, mer
 	if merge.Classes == nil {
 		merge.Classes = opt.Classes
 	}
-	labels, err := ReadSources(sources, SourceOptions{Features: featuresPath, Column: opt.LabelColumn, Ignore: opt.Ignore}, merge)
+	labels, err := ReadSources(sources, SourceOptions{Features: []string{featuresPath}, Column: opt.LabelColumn, Ignore: opt.Ignore}, merge)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +133,7 @@ func LoadSources(ctx context.Context, featuresPath string, sources []string, mer
 }
 
 func loadLabelled(ctx context.Context, featuresPath, labelsPath string, labels *Labels, opt Options) (*Set, error) {
-	s := &Set{Notes: Notes{OutsideClasses: map[string]int{}, RepeatedLabels: labels.Repeats}}
+	s := &Set{Notes: Notes{OutsideClasses: map[string]int{}, RepeatedLabels: labels.Repeats, ClassesFrom: opt.ClassesFrom}}
 
 	// Decide the classes before reading features.
 	classIndex := map[string]int{}

@@ -80,7 +80,7 @@ func ReadLabels(name, column string) (*Labels, error) {
 // SourceOptions locate the feature file the Folders source reads its paths
 // from.
 type SourceOptions struct {
-	Features string
+	Features []string // the rows of every file, in order
 	Column   string // label column (never a feature of a features CSV)
 	Ignore   []string
 }
@@ -103,7 +103,7 @@ func ReadSources(sources []string, src SourceOptions, m Merge) (*Labels, error) 
 	var conflicts []string
 	for i, s := range sources {
 		if s == Folders {
-			if src.Features == "" {
+			if len(src.Features) == 0 {
 				return nil, errors.New("--labels folders takes the labels from the feature file's paths; give --features")
 			}
 			if err := l.readFolders(src, i, sources, m.OnConflict, &conflicts); err != nil {
@@ -204,14 +204,18 @@ func (l *Labels) readFile(name, column string, i int, sources []string, onConfli
 }
 
 func (l *Labels) readFolders(src SourceOptions, i int, sources []string, onConflict string, conflicts *[]string) error {
-	paths, err := FeaturePaths(src.Features, Columns{Label: src.Column, Ignore: src.Ignore})
-	if err != nil {
-		return err
+	var paths []string
+	for _, name := range src.Features {
+		ps, err := FeaturePaths(name, Columns{Label: src.Column, Ignore: src.Ignore})
+		if err != nil {
+			return err
+		}
+		paths = append(paths, ps...)
 	}
 	for _, p := range paths {
 		lab, ok, err := FolderLabel(p)
 		if err != nil {
-			return fmt.Errorf("--labels folders: %s: %w", src.Features, err)
+			return fmt.Errorf("--labels folders: %s: %w", strings.Join(src.Features, ", "), err)
 		}
 		if !ok {
 			l.NoFolder++

@@ -28,8 +28,11 @@ type Config struct {
 	// Labels is a CSV with path and label columns: its paths are never
 	// picked; committee refits on its labelled rows and coreset keeps away
 	// from them, reading their features from LabelledFeatures (default:
-	// Features).
+	// Features). LabelSources, when set, replaces it with several sources
+	// merged as Merge says (dataset.ReadSources; dataset.Folders too).
 	Labels           string
+	LabelSources     []string
+	Merge            dataset.Merge
 	LabelledFeatures string
 	LabelColumn      string   // default "label"
 	Ignore           []string // columns of a features CSV that are not features
@@ -72,10 +75,13 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Labels == "" && cfg.LabelledFeatures != "" {
+	if len(cfg.LabelSources) == 0 && cfg.Labels != "" {
+		cfg.LabelSources = []string{cfg.Labels}
+	}
+	if len(cfg.LabelSources) == 0 && cfg.LabelledFeatures != "" {
 		return nil, errors.New("--labelled-features needs --labels (which of its rows are labelled, and as what)")
 	}
-	if cfg.Strategy == "committee" && cfg.Labels == "" {
+	if cfg.Strategy == "committee" && len(cfg.LabelSources) == 0 {
 		return nil, errors.New("committee refits the model on the labelled set: give --labels L.csv (and --labelled-features F if those rows are not in --features)")
 	}
 	mf, err := classifier.Load(cfg.Model)
@@ -99,6 +105,15 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	exclude := map[string]*mark{}
 	for _, name := range cfg.Exclude {
 		paths, err := ReadPaths(name)
+		if name == dataset.Folders {
+			// The images sorted into class folders are labelled; the pool
+			// is the rest.
+			var lab *dataset.Labels
+			lab, err = dataset.ReadSources([]string{dataset.Folders}, dataset.SourceOptions{Features: []string{cfg.Features}, Column: cfg.LabelColumn, Ignore: cfg.Ignore}, dataset.Merge{OnConflict: "last", FoldCase: true})
+			if lab != nil {
+				paths = lab.Order
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -107,8 +122,12 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		}
 	}
 	var labelled *Labelled
-	if cfg.Labels != "" {
-		labs, err := dataset.ReadLabels(cfg.Labels, cfg.LabelColumn)
+	if len(cfg.LabelSources) > 0 {
+		lf := cfg.LabelledFeatures
+		if lf == "" {
+			lf = cfg.Features
+		}
+		labs, err := dataset.ReadSources(cfg.LabelSources, dataset.SourceOptions{Features: []string{lf}, Column: cfg.LabelColumn, Ignore: cfg.Ignore}, cfg.Merge)
 		if err != nil {
 			return nil, err
 		}
@@ -118,11 +137,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			}
 		}
 		if cfg.Strategy == "committee" || cfg.Strategy == "coreset" {
-			lf := cfg.LabelledFeatures
-			if lf == "" {
-				lf = cfg.Features
-			}
-			set, err := dataset.Load(lf, cfg.Labels, dataset.Options{LabelColumn: cfg.LabelColumn, Classes: model.Classes, Ignore: cfg.Ignore, Columns: mf.Columns()})
+			set, err := dataset.LoadSources(ctx, lf, cfg.LabelSources, cfg.Merge, dataset.Options{LabelColumn: cfg.LabelColumn, Classes: model.Classes, Ignore: cfg.Ignore, Columns: mf.Columns(), ClassesFrom: "the model's classes"})
 			if err != nil {
 				return nil, fmt.Errorf("the labelled set: %w", err)
 			}
@@ -187,13 +202,15 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 }
 
 // WriteCSV writes the picks: path, rank (1 = first pick), score, predicted
-// class, and the probability of each class.
+// class, the probability of each class, and an empty label column: the file
+// is filled in and given back to train as one more --labels file.
 func WriteCSV(w io.Writer, pool *Pool, picks []Pick, classes []string) error {
 	cw := csv.NewWriter(w)
 	head := []string{"path", "rank", "score", "predicted"}
 	for _, c := range classes {
 		head = append(head, "p_"+c)
 	}
+	head = append(head, "label")
 	if err := cw.Write(head); err != nil {
 		return err
 	}

@@ -270,6 +270,7 @@ func TestRunEndToEnd(t *testing.T) {
 	for _, c := range mf.Model.Classes {
 		wantHead = append(wantHead, "p_"+c)
 	}
+	wantHead = append(wantHead, "label")
 	if !slices.Equal(recs[0], wantHead) {
 		t.Fatalf("header %v, want %v", recs[0], wantHead)
 	}

@@ -32,13 +32,16 @@ type data struct {
 }
 
 func load(ctx context.Context, cfg *Config) (*data, error) {
-	labels, err := dataset.ReadLabels(cfg.Labels, cfg.LabelColumn)
+	labels, err := ReadOracle(cfg)
 	if err != nil {
 		return nil, err
 	}
 	d := &data{}
 	if labels.Repeats > 0 {
 		d.notes = append(d.notes, fmt.Sprintf("%d repeated label rows ignored", labels.Repeats))
+	}
+	if note := labels.Summary(); note != "" {
+		d.notes = append(d.notes, note)
 	}
 	d.classes = cfg.Classes
 	if len(d.classes) == 0 {
@@ -118,13 +121,30 @@ func load(ctx context.Context, cfg *Config) (*data, error) {
 		d.notes = append(d.notes, fmt.Sprintf("%d feature rows repeated a path already read; the first was kept", repeated))
 	}
 	if matched == 0 {
-		return nil, fmt.Errorf("the features (%s) and the labels (%s) share no path", strings.Join(cfg.Features, ", "), cfg.Labels)
+		return nil, fmt.Errorf("the features (%s) and the labels (%s) share no path", strings.Join(cfg.Features, ", "), dataset.SourceList(cfg.LabelSources))
 	}
 	if unl := len(d.paths) - matched; unl > 0 {
 		d.notes = append(d.notes, fmt.Sprintf("%d feature rows have no oracle label: they can be queried but never train", unl))
 	}
 	d.x = mat.NewDense(len(d.paths), dim, buf)
 	return d, nil
+}
+
+// ReadOracle reads the oracle's labels: cfg.LabelSources merged, or the
+// one file cfg.Labels.
+func ReadOracle(cfg *Config) (*dataset.Labels, error) {
+	if len(cfg.LabelSources) == 0 {
+		cfg.LabelSources = []string{cfg.Labels}
+	}
+	col := cfg.LabelColumn
+	if col == "" {
+		col = "label"
+	}
+	m := cfg.Merge
+	if m.Classes == nil {
+		m.Classes = cfg.Classes
+	}
+	return dataset.ReadSources(cfg.LabelSources, dataset.SourceOptions{Features: cfg.Features, Column: col, Ignore: cfg.Ignore}, m)
 }
 
 // compatible is featstore's rule, except that CSV files carry no backbone.

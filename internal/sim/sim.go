@@ -42,6 +42,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/winnowml/winnow/internal/classifier"
+	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/featstore"
 	"github.com/winnowml/winnow/internal/linear"
 	"github.com/winnowml/winnow/internal/metrics"
@@ -52,6 +53,10 @@ import (
 type Config struct {
 	Features    []string // feature files; their rows form test, initial set and pool
 	Labels      string   // the oracle: CSV with path and label
+	// LabelSources, when set, replace Labels: several oracle files (or
+	// dataset.Folders) merged as Merge says.
+	LabelSources []string
+	Merge        dataset.Merge
 	LabelColumn string
 	Ignore      []string // columns of a features CSV that are not features
 	Classes     []string // fixes the class order; other labels are NA
