@@ -17,7 +17,8 @@ import (
 )
 
 func newEvaluateCmd() *cobra.Command {
-	var model, features, labels, labelColumn, jsonOut, htmlOut string
+	var model, features, labelColumn, jsonOut, htmlOut string
+	var labels labelFlags
 	var ignore []string
 	var target float64
 	var classTargets []string
@@ -30,12 +31,17 @@ loss of the true class, one-vs-rest ROC AUC per class (Mann-Whitney, ties
 counted half, as pROC), precision, recall and F1 per class with macro averages,
 and the confusion matrix (rows true, columns predicted, in the model's class
 order). Labels outside the model's classes, or empty, are dropped and counted.
+A warning says how many rows the model was trained on: their scores flatter it.
 
---features and --labels follow the same rules as in train.`,
+--features and --labels follow the same rules as in train (--labels repeats;
+--labels folders).`,
 		Example: `  winnow evaluate --model model.json --features test.parquet --labels test.csv --html report.html`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in := files{}.add("--model", model).add("--features", features).add("--labels", labels)
+			if err := labels.check(); err != nil {
+				return err
+			}
+			in := files{}.add("--model", model).add("--features", features).add("--labels", labels.files()...)
 			if err := refuseOverwrite(in, files{}.add("--json", jsonOut).add("--html", htmlOut)); err != nil {
 				return err
 			}
@@ -43,9 +49,18 @@ order). Labels outside the model's classes, or empty, are dropped and counted.
 			if err != nil {
 				return err
 			}
-			set, err := dataset.Load(features, labels, dataset.Options{LabelColumn: labelColumn, Classes: mf.Model.Classes, Ignore: ignore, Columns: mf.Columns()})
+			set, err := dataset.LoadSources(cmd.Context(), features, labels.sources, labels.merge(mf.Model.Classes),
+				dataset.Options{LabelColumn: labelColumn, Classes: mf.Model.Classes, Ignore: ignore, Columns: mf.Columns(), ClassesFrom: "the model's classes"})
 			if err != nil {
 				return err
+			}
+			if set.LabelNote != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "evaluate:", printable(set.LabelNote, false))
+			}
+			if n, err := trainingOverlap(mf, set.Paths); err != nil {
+				return fmt.Errorf("%s: %w", model, err)
+			} else if n > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "evaluate: warning: %d of the %d rows are rows %s was trained on: these scores flatter it (evaluate on labels kept out of training)\n", n, len(set.Paths), printable(model, false))
 			}
 			if err := mf.Check(set.Meta); err != nil {
 				return fmt.Errorf("%s does not fit %s: %w", features, model, err)
@@ -138,7 +153,7 @@ order). Labels outside the model's classes, or empty, are dropped and counted.
 	fl := cmd.Flags()
 	fl.StringVar(&model, "model", "", "model file written by train (required)")
 	fl.StringVar(&features, "features", "", "features: Parquet from featurize, or CSV with a path column (required)")
-	fl.StringVar(&labels, "labels", "", "CSV with path and label columns; may be the features CSV (required)")
+	labels.register(fl, "CSV with path and label columns; may be the features CSV (required)")
 	fl.StringVar(&labelColumn, "label-column", "label", "name of the label column (never a feature, also in a features CSV)")
 	fl.StringSliceVar(&ignore, "ignore-columns", nil, "columns of a features CSV that are not features")
 	fl.StringVar(&jsonOut, "json", "", "also write the metrics as JSON to this file")
