@@ -68,7 +68,7 @@ sha256 are skipped, and a killed run loses at most its last few seconds.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.out, "output", "o", "", "Parquet file to write (required); an existing one is resumed")
-	fl.StringVar(&f.model, "model", backbone.DefaultName(), "backbone: a built-in name (see `winnow backbone list`) or an ONNX file with its sidecar MODEL.onnx.json")
+	fl.StringVar(&f.model, "model", backbone.DefaultName(), "backbone `NAME|FILE`: a built-in name (see winnow backbone list) or an ONNX file with its sidecar FILE.json")
 	fl.IntVar(&f.batch, "batch", 32, "images per inference call")
 	fl.IntVar(&f.threads, "threads", runtime.NumCPU(), "ONNX Runtime intra-op threads")
 	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "image decoding goroutines")
@@ -196,7 +196,7 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 	}()
 
 	stderr := cmd.ErrOrStderr()
-	var errw io.Writer = &stderrErrors{w: stderr}
+	var errw io.Writer = &stderrErrors{w: stderr, tty: progress.IsTerminal(stderr)}
 	var errFile *outfile.Temp
 	var errBuf *bufio.Writer
 	if f.errors != "" {
@@ -277,14 +277,22 @@ func refuseOverwriteImages(items []imageset.Item, outs files) error {
 
 // stderrErrors turns the JSON error records into readable lines when no
 // --errors file was given.
-type stderrErrors struct{ w io.Writer }
+type stderrErrors struct {
+	w   io.Writer
+	tty bool // w is a terminal: the line may clear the progress bar
+}
 
 func (s *stderrErrors) Write(p []byte) (int, error) {
 	var rec struct{ Path, Error string }
 	if json.Unmarshal(p, &rec) != nil {
 		return s.w.Write(p)
 	}
-	fmt.Fprintf(s.w, "\rskipped %s: %s\x1b[K\n", printable(rec.Path, false), printable(rec.Error, false))
+	if s.tty {
+		// Over the progress bar's line, which the next redraw restores.
+		fmt.Fprintf(s.w, "\rskipped %s: %s\x1b[K\n", printable(rec.Path, false), printable(rec.Error, false))
+	} else {
+		fmt.Fprintf(s.w, "skipped %s: %s\n", printable(rec.Path, false), printable(rec.Error, false))
+	}
 	return len(p), nil
 }
 

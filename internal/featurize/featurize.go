@@ -76,7 +76,7 @@ func (s Summary) String() string {
 	if s.Seconds > 0 {
 		rate = float64(s.OK) / s.Seconds
 	}
-	return fmt.Sprintf("ok %d, skipped %d (already in output), duplicates %d, failed %d, %.1f s, %.1f images/s",
+	return fmt.Sprintf("ok %d, already done %d, duplicates %d, failed %d, %.1f s, %.1f images/s",
 		s.OK, s.Resumed, s.Duplicates, s.Failed, s.Seconds, rate)
 }
 

@@ -46,7 +46,7 @@ func New(w io.Writer, mode Mode, label string, total int) *Bar {
 	if mode == Quiet {
 		return b
 	}
-	if f, ok := w.(*os.File); ok && mode == Auto && term.IsTerminal(int(f.Fd())) {
+	if mode == Auto && IsTerminal(w) {
 		b.tty, b.interval = true, 200*time.Millisecond
 	} else {
 		b.interval = 5 * time.Second
@@ -54,6 +54,13 @@ func New(w io.Writer, mode Mode, label string, total int) *Bar {
 	b.wg.Add(1)
 	go b.loop()
 	return b
+}
+
+// IsTerminal reports whether w is a terminal: only there may output redraw
+// a line with \r and escape codes; a file or a pipe gets plain lines.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // Add records n more items done.

@@ -2,6 +2,8 @@ package progress
 
 import (
 	"bytes"
+	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -45,4 +47,30 @@ func TestClock(t *testing.T) {
 			t.Errorf("clock(%v) = %s, want %s", d, got, want)
 		}
 	}
+}
+
+// A redirected stderr is a file or a pipe: Auto must not draw a bar into it.
+func TestIsTerminalFalseForFilesAndPipes(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	for name, out := range map[string]io.Writer{"file": f, "pipe": w, "buffer": &bytes.Buffer{}} {
+		if IsTerminal(out) {
+			t.Errorf("%s taken for a terminal", name)
+		}
+	}
+	b := New(f, Auto, "x", 10)
+	if b.tty {
+		t.Error("Auto chose the terminal bar for a file")
+	}
+	b.Add(10)
+	b.Finish()
 }
