@@ -15,12 +15,43 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/winnowml/winnow/internal/fetch"
 )
 
 // Item is one image to read.
 type Item struct {
 	Path string // the name recorded in outputs: as written in the manifest, or relative to the folder with forward slashes
 	File string // where to open it on this machine
+}
+
+// Remote reports whether the item is a URL (http, https, s3) to fetch
+// rather than a file to open.
+func (it Item) Remote() bool { return fetch.IsRemote(it.File) }
+
+// Shard returns which of n shards path belongs to: FNV-1a 64 of the path
+// string, mod n. It depends on the path alone, so adding images to a
+// manifest moves no existing image to another shard, and every machine and
+// every rerun agrees without sharing anything.
+func Shard(path string, n int) int {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := 0; i < len(path); i++ {
+		h ^= uint64(path[i])
+		h *= prime
+	}
+	return int(h % uint64(n))
+}
+
+// InShard keeps the items of shard i of n.
+func InShard(items []Item, i, n int) []Item {
+	var kept []Item
+	for _, it := range items {
+		if Shard(it.Path, n) == i {
+			kept = append(kept, it)
+		}
+	}
+	return kept
 }
 
 // Extensions are the file name endings a folder walk picks up, in lower case.
@@ -210,6 +241,9 @@ func ReadCSV(r io.Reader, base, name string) ([]Item, error) {
 }
 
 func resolve(base, p string) string {
+	if fetch.IsRemote(p) {
+		return p // fetched as is, never joined to the manifest's folder
+	}
 	if filepath.IsAbs(p) {
 		return p
 	}

@@ -1,6 +1,8 @@
 package imageset
 
 import (
+	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -118,5 +120,53 @@ func TestSingleImageIsItsOwnSource(t *testing.T) {
 	os.WriteFile(txt, []byte("a.jpg\nb.jpg\n"), 0o644)
 	if items, err := List(txt); err != nil || len(items) != 2 {
 		t.Errorf("text manifest: %v %v", items, err)
+	}
+}
+
+// TestShardStable pins the hash: shards written by one winnow version must
+// be merged against manifests read by the next, so the function may never
+// change. The values are FNV-1a 64 as published (offset 0xcbf29ce484222325,
+// prime 0x100000001b3), computed by hash/fnv.
+func TestShardStable(t *testing.T) {
+	for _, p := range []string{"", "a.jpg", "https://example.com/x/y.png", "s3://b/k", "ünï.png"} {
+		h := fnv.New64a()
+		h.Write([]byte(p))
+		for _, n := range []int{1, 2, 4, 7, 1000} {
+			if got, want := Shard(p, n), int(h.Sum64()%uint64(n)); got != want {
+				t.Errorf("Shard(%q, %d) = %d, want %d", p, n, got, want)
+			}
+		}
+	}
+	// Every item lands in exactly one shard.
+	var items []Item
+	for i := 0; i < 500; i++ {
+		items = append(items, Item{Path: fmt.Sprintf("img/%d.png", i)})
+	}
+	total := 0
+	for i := 0; i < 4; i++ {
+		part := InShard(items, i, 4)
+		if len(part) < 80 {
+			t.Errorf("shard %d of 4 has %d of 500 items: the hash spreads badly", i, len(part))
+		}
+		total += len(part)
+	}
+	if total != len(items) {
+		t.Errorf("shards hold %d items, want %d", total, len(items))
+	}
+}
+
+func TestManifestURLs(t *testing.T) {
+	items, err := ReadManifest(strings.NewReader("a.png\nhttps://h.example/b.jpg\ns3://bucket/c d.png\n"), "/base", "m.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Item{{"a.png", "/base/a.png"}, {"https://h.example/b.jpg", "https://h.example/b.jpg"}, {"s3://bucket/c d.png", "s3://bucket/c d.png"}}
+	if len(items) != len(want) {
+		t.Fatalf("got %v", items)
+	}
+	for i := range want {
+		if items[i] != want[i] || items[i].Remote() != (i > 0) {
+			t.Errorf("item %d = %+v (remote %v), want %+v", i, items[i], items[i].Remote(), want[i])
+		}
 	}
 }
