@@ -63,13 +63,13 @@ repeat and round) and DIR/summary.json, all three or none.`,
 			}
 			cfg.LabelSources, cfg.Merge = labels.sources, labels.merge(nil)
 			if err := cfg.Validate(); err != nil {
-				return err
+				return usageError("%v", err) // status 2: a bad flag value, caught before any work
 			}
 			if cmd.Flags().Changed("test") && cmd.Flags().Changed("test-fraction") {
-				return fmt.Errorf("give --test or --test-fraction, not both")
+				return usageError("give --test or --test-fraction, not both")
 			}
 			if cmd.Flags().Changed("initial") && cmd.Flags().Changed("initial-per-class") {
-				return fmt.Errorf("give --initial or --initial-per-class, not both")
+				return usageError("give --initial or --initial-per-class, not both")
 			}
 			in := files{}.add("--features", cfg.Features...).add("--labels", labels.files()...).add("--test", cfg.Test).add("--initial", cfg.Initial)
 			outs := files{}
