@@ -36,7 +36,7 @@ The loop:
 	root.PersistentFlags().StringVar(&g.ortLib, "ort-lib", "",
 		"path to ONNX Runtime's "+backbone.LibName+" (default: $"+backbone.EnvLib+", next to winnow, the .deps folder of a checkout, system paths)")
 	root.AddCommand(newFeaturizeCmd(g), newFeaturesCmd(), newBackboneCmd(), newTrainCmd(), newEvaluateCmd(), newPredictCmd(),
-		newSelectCmd(), newSimulateCmd(), newExportCmd(), newClassifyCmd(g), newServeCmd(), newVersionCmd(g),
+		newSelectCmd(), newSimulateCmd(), newExportCmd(), newClassifyCmd(g), newServeCmd(g), newVersionCmd(g),
 		newInitCmd(g), newImportLabelsCmd(), newStatusCmd(), newRoundCmd(), newAssessCmd(), newLabelsCmd())
 	return root
 }

@@ -16,8 +16,8 @@ import (
 	"github.com/winnowml/winnow/internal/web"
 )
 
-func newServeCmd() *cobra.Command {
-	var addr, token string
+func newServeCmd(g *globals) *cobra.Command {
+	var addr, token, apiToken string
 	cmd := &cobra.Command{
 		Use:   "serve DIR",
 		Short: "Run the labelling website of a project",
@@ -27,7 +27,13 @@ closes a round (consensus, retrain, evaluate, pick the next batch) and exports
 the answers, the consensus labels and the model.
 
 The admin URL carries a token: --admin-token, else $WINNOW_ADMIN_TOKEN, else a
-random one made at start. Ctrl-C stops the server after the requests in flight.`,
+random one made at start. Ctrl-C stops the server after the requests in flight.
+
+With --api-token (or $WINNOW_API_TOKEN) the prediction API is on, for programs
+sending "Authorization: Bearer TOKEN": POST /api/v1/classify (one image as the
+multipart field "image") answers with the latest model's prediction as JSON,
+GET /api/v1/model describes that model. A new model is used as soon as a round
+closes.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if token == "" {
@@ -40,12 +46,15 @@ random one made at start. Ctrl-C stops the server after the requests in flight.`
 				}
 				token = fmt.Sprintf("%x", b)
 			}
+			if apiToken == "" {
+				apiToken = os.Getenv("WINNOW_API_TOKEN")
+			}
 			p, err := project.Open(args[0])
 			if err != nil {
 				return err
 			}
 			defer p.Close()
-			srv, err := web.New(p, web.Options{AdminToken: token})
+			srv, err := web.New(p, web.Options{AdminToken: token, APIToken: apiToken, ORTLib: g.ortLib})
 			if err != nil {
 				return err
 			}
@@ -58,6 +67,9 @@ random one made at start. Ctrl-C stops the server after the requests in flight.`
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "participants: %s/\n", base)
 			fmt.Fprintf(out, "admin:        %s/admin?token=%s\n", base, token)
+			if apiToken != "" {
+				fmt.Fprintf(out, "api:          %s/api/v1/classify (Authorization: Bearer $WINNOW_API_TOKEN)\n", base)
+			}
 			errc := make(chan error, 1)
 			go func() { errc <- hs.Serve(ln) }()
 			select {
@@ -81,5 +93,6 @@ random one made at start. Ctrl-C stops the server after the requests in flight.`
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().StringVar(&token, "admin-token", "", "admin token (default: $WINNOW_ADMIN_TOKEN, else random)")
+	cmd.Flags().StringVar(&apiToken, "api-token", "", "turn on the prediction API with this bearer token (default: $WINNOW_API_TOKEN; off without one)")
 	return cmd
 }

@@ -95,6 +95,9 @@ type Single struct {
 	Resize    imageio.ResizeMode
 	Cut       *Cut // nil: no status
 	MaxPixels int64
+	// Lock guards the backbone's inference calls; nil uses a lock of this
+	// Single's own. Give the same lock to every Single sharing a session.
+	Lock sync.Locker
 
 	mu sync.Mutex
 }
@@ -115,9 +118,13 @@ func (s *Single) Classify(data []byte) (Result, error) {
 	fit := imageio.Fit(nil, img, w, h, s.Resize, imageio.MeanColor(ts))
 	tensor := make([]float32, s.Backbone.InputLen())
 	ts.Pack(tensor, fit)
-	s.mu.Lock()
+	var lock sync.Locker = &s.mu
+	if s.Lock != nil {
+		lock = s.Lock
+	}
+	lock.Lock()
 	feats, err := s.Backbone.Run(nil, tensor, 1)
-	s.mu.Unlock()
+	lock.Unlock()
 	if err != nil {
 		return Result{}, err
 	}

@@ -42,6 +42,12 @@ type Options struct {
 	AdminToken string
 	// Log receives request errors; nil logs to the standard logger.
 	Log *log.Logger
+	// APIToken turns on the prediction API (api.go); "" leaves it off.
+	// APIMaxUpload bounds an upload (0: DefaultAPIMaxUpload); ORTLib is
+	// the --ort-lib flag, for the API's backbone.
+	APIToken     string
+	APIMaxUpload int64
+	ORTLib       string
 }
 
 // Server is the labelling website of one project.
@@ -70,6 +76,8 @@ type Server struct {
 	closeErr  string    // of the last close started here, "" if it succeeded
 	closedAt  time.Time // when the last close started here ended
 	lastRound int       // the round number that close opened
+
+	api apiState
 }
 
 // New builds the site for p.
@@ -162,6 +170,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /admin/assess/models", s.admin(s.adminAssessModels))
 	m.HandleFunc("GET /admin/assess/chart.svg", s.admin(s.adminAssessChart))
 	m.HandleFunc("GET /admin/assess.css", s.admin(s.adminAssessCSS))
+	s.apiRoutes()
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "There is no page here.")
 	})
@@ -182,7 +191,7 @@ func (s *Server) Handler() http.Handler {
 		if r.TLS != nil {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		r.Body = http.MaxBytesReader(w, r.Body, s.bodyLimit(r))
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -220,6 +229,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { s.bg.Wait(); close(done) }()
 	select {
 	case <-done:
+		s.closeAPI()
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
