@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/winnowml/winnow/internal/backbone"
 	"github.com/winnowml/winnow/internal/featstore"
+	"github.com/winnowml/winnow/internal/fetch"
 	"github.com/winnowml/winnow/internal/imageio"
 	"github.com/winnowml/winnow/internal/imageset"
 	"github.com/winnowml/winnow/internal/progress"
@@ -50,6 +52,12 @@ type Config struct {
 	Log      io.Writer // progress and notes; nil discards
 	Progress progress.Mode
 	Version  string
+
+	// Fetcher downloads items that are URLs (imageset.Item.Remote); nil
+	// makes one with fetch's defaults when the source has any. With remote
+	// items the run has at least Fetcher.Concurrency() workers, since most
+	// of a worker's time then goes to waiting for the network.
+	Fetcher *fetch.Fetcher
 
 	// Abandon makes a cancelled run return at once, leaving an inference
 	// call in flight and decoders running: for a process about to exit on
@@ -173,8 +181,15 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 	pool := sync.Pool{New: func() any { return make([]float32, cfg.Model.InputLen()) }}
 	ts := tensorSpec(cfg.Model.Spec.Input)
 
+	nworkers := cfg.Workers
+	if slices.ContainsFunc(items, imageset.Item.Remote) {
+		if cfg.Fetcher == nil {
+			cfg.Fetcher = fetch.New(fetch.Config{MaxBytes: cfg.MaxBytes})
+		}
+		nworkers = max(nworkers, cfg.Fetcher.Concurrency())
+	}
 	var workers sync.WaitGroup
-	for i := 0; i < cfg.Workers; i++ {
+	for i := 0; i < nworkers; i++ {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
@@ -318,6 +333,10 @@ func (l *errorLog) count() int {
 // Kind classifies an error for the errors file, so users can filter the
 // truncated uploads from the files that are not images at all.
 func Kind(err error) string {
+	var fe *fetch.Error
+	if errors.As(err, &fe) {
+		return fe.Kind
+	}
 	switch {
 	case errors.Is(err, imageio.ErrEmpty):
 		return "empty"
@@ -393,13 +412,20 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 	// until the decode is done (a 1 GB BMP is 1 GB in memory).
 	var held int64
 	defer func() { d.budget.Release(held) }()
-	data, err := readFile(it.File, d.cfg.MaxBytes, func(size int64) error {
+	reserve := func(size int64) error {
 		if err := d.budget.Acquire(d.ctx, size); err != nil {
 			return err
 		}
-		held = size
+		held += size
 		return nil
-	})
+	}
+	var data []byte
+	var err error
+	if it.Remote() {
+		data, err = d.cfg.Fetcher.Fetch(d.ctx, it.File, reserve)
+	} else {
+		data, err = readFile(it.File, d.cfg.MaxBytes, reserve)
+	}
 	if err != nil {
 		if d.ctx.Err() == nil {
 			d.fail(it.Path, err)
@@ -438,7 +464,7 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 
 	spec := d.cfg.Model.Spec.Input
 	w, h2 := spec.Width(), spec.Height()
-	reserve := func(n int64) error {
+	reserveDecode := func(n int64) error {
 		// The decode needs n more while the file's bytes are alive. Waiting
 		// for it while holding the file's share could deadlock the workers
 		// (each holding a file, none able to decode), so that share is
@@ -452,7 +478,7 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 		held = total
 		return nil
 	}
-	img, info, err := d.dec.Decode(data, imageio.DecodeOptions{MaxPixels: d.cfg.MaxPixels, MinW: w, MinH: h2, Reserve: reserve})
+	img, info, err := d.dec.Decode(data, imageio.DecodeOptions{MaxPixels: d.cfg.MaxPixels, MinW: w, MinH: h2, Reserve: reserveDecode})
 	if err == nil {
 		d.fit = imageio.Fit(d.fit, img, w, h2, d.cfg.Resize, d.fill)
 	}
