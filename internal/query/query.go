@@ -138,6 +138,9 @@ type Options struct {
 	// Balance picks n rows per predicted class instead of n in all (the
 	// workshop's BALANCE_CLASSES); see balanced for the details.
 	Balance bool
+	// Novelty scores raw rows against the model's novelty reference; nil:
+	// the novelty strategy uses the pool's labelled set instead.
+	Novelty NoveltyFunc
 }
 
 var constructors = map[string]func(Options) preparer{
@@ -148,6 +151,7 @@ var constructors = map[string]func(Options) preparer{
 	"committee":        func(o Options) preparer { return newCommittee(o) },
 	"coreset":          func(o Options) preparer { return &coreset{seed: o.Seed, m: o.Candidates} },
 	"badge":            func(o Options) preparer { return &badge{seed: o.Seed, m: o.Candidates} },
+	"novelty":          func(o Options) preparer { return &noveltyScorer{seed: o.Seed, fn: o.Novelty} },
 }
 
 func scoringOf(name string, keyer func(seed uint64) keyFunc) func(Options) preparer {
@@ -163,6 +167,7 @@ var Describe = map[string]string{
 	"committee":        "vote entropy (bits) of bootstrap refits on the labelled set; ties by the entropy of their mean",
 	"coreset":          "distance to the nearest labelled or earlier pick, in the model's normalised space (greedy k-center)",
 	"badge":            "distance to the nearest earlier pick in last-layer gradient space (k-means++ seeding)",
+	"novelty":          "distance to the 3 nearest labelled rows over their own median leave-one-out distance; highest first",
 }
 
 // Names lists the strategies New knows, sorted.

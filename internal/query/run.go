@@ -38,6 +38,11 @@ type Config struct {
 	Ignore           []string // columns of a features CSV that are not features
 	Strategy         string
 	N                int
+	// NoveltyShare is the share of the batch given to the most novel rows
+	// (rounded, at least 1 when positive); the strategy picks the rest. It
+	// needs a model with a novelty reference, and is not combined with
+	// Balance.
+	NoveltyShare float64
 	Options
 	Log io.Writer // progress notes; nil: discarded
 }
@@ -89,6 +94,14 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		return nil, err
 	}
 	model := mf.Model
+	if mf.Novelty != nil {
+		cfg.Options.Novelty = mf.Novelties
+		if st, err = New(cfg.Strategy, cfg.Options); err != nil {
+			return nil, err
+		}
+	} else if cfg.Strategy == "novelty" {
+		return nil, fmt.Errorf("%s has no novelty reference (trained by an older winnow): train it again", cfg.Model)
+	}
 
 	src, note, err := mf.OpenFeatures(cfg.Features, dataset.Columns{Label: cfg.LabelColumn, Ignore: cfg.Ignore})
 	if err != nil {
@@ -188,16 +201,30 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if int64(want) > cands {
 		fmt.Fprintf(logw, "select: the pool has %d rows left, fewer than the %d asked for: selecting all of them\n", cands, want)
 	}
+	var mixed []mixedPick
+	if mf.Novelty != nil {
+		mixed, err = mixNovelty(ctx, cfg, mf, res, func(p string) bool { return exclude[p] != nil }, logw)
+		if err != nil {
+			return nil, err
+		}
+		sum.Picked = len(mixed)
+	}
 	if err := outfile.Write(cfg.Output, func(w io.Writer) error {
+		if mixed != nil {
+			return writeMixedCSV(w, mixed, model.Classes)
+		}
 		return WriteCSV(w, res.Pool, res.Picks, model.Classes)
 	}); err != nil {
 		return nil, err
 	}
 	how := st.Name()
+	if n := countNovel(mixed); n > 0 && cfg.Strategy != "novelty" {
+		how = fmt.Sprintf("novelty (%d) + %s", n, how)
+	}
 	if cfg.Balance {
 		how += fmt.Sprintf(", %d per predicted class", cfg.N)
 	}
-	fmt.Fprintf(logw, "select: %s picked %d of %d rows (%d excluded or labelled) -> %s\n", how, len(res.Picks), res.Rows, res.Excluded, cfg.Output)
+	fmt.Fprintf(logw, "select: %s picked %d of %d rows (%d excluded or labelled) -> %s\n", how, sum.Picked, res.Rows, res.Excluded, cfg.Output)
 	return sum, nil
 }
 

@@ -1,0 +1,127 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/winnowml/winnow/internal/fmnist"
+)
+
+// The newcomer's case: Fashion-MNIST shoes in three class folders plus three
+// real photos (a flower, a city, a portrait), featurized with the default
+// backbone, trained on labelled shoes only. The photos are predicted as
+// shoes with high confidence, so uncertainty never shows them; novelty must
+// rank them above every shoe, --strategy novelty must pick exactly them, and
+// the default select (a quarter of the batch for novelty) must include them.
+func TestNoveltyFlagsThePhotos(t *testing.T) {
+	if !fmnist.Available(fmnist.Dir) {
+		t.Skip("dataset-fashion-mnist is not installed (make deps installs it)")
+	}
+	s, err := fmnist.Load(fmnist.Dir, "t10k", 600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	root := filepath.Join(dir, "photos")
+	want := map[string]int{"sandal": 40, "sneaker": 40, "ankle-boot": 40}
+	var labels []string
+	for i := range s.Images {
+		c := fmnist.Classes[s.Labels[i]]
+		if want[c] == 0 {
+			continue
+		}
+		want[c]--
+		rel := filepath.Join(c, fmt.Sprintf("%05d.png", i))
+		if err := s.WritePNG(i, filepath.Join(root, rel)); err != nil {
+			t.Fatal(err)
+		}
+		if want[c] >= 20 { // the first 20 of each class are labelled
+			labels = append(labels, rel+","+c)
+		}
+	}
+	photos := []string{"china.jpg", "flower.jpg", "grace_hopper.jpg"}
+	for _, p := range photos {
+		b, err := os.ReadFile(repo("testdata/images/photos/" + p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(root, "sneaker"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "sneaker", p), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := func(n string) string { return filepath.Join(dir, n) }
+	if err := os.WriteFile(f("labels.csv"), []byte("path,label\n"+strings.Join(labels, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun := func(args ...string) string {
+		t.Helper()
+		_, stderr, code := run(t, args...)
+		if code != 0 {
+			t.Fatalf("winnow %v: exit %d\n%s", args, code, stderr)
+		}
+		return stderr
+	}
+	mustRun("featurize", root, "-o", f("features.parquet"), "-q")
+	mustRun("train", "--features", f("features.parquet"), "--labels", f("labels.csv"), "-o", f("model.json"))
+	mustRun("predict", "--model", f("model.json"), "--features", f("features.parquet"), "-o", f("preds.csv"))
+
+	rows := readCSV(t, f("preds.csv"))
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	if _, ok := col["novelty"]; !ok {
+		t.Fatalf("predict has no novelty column: %v", rows[0])
+	}
+	type scored struct {
+		path    string
+		novelty float64
+		maxProb float64
+	}
+	var all []scored
+	for _, r := range rows[1:] {
+		nv, _ := strconv.ParseFloat(r[col["novelty"]], 64)
+		mp, _ := strconv.ParseFloat(r[col["max_prob"]], 64)
+		all = append(all, scored{r[0], nv, mp})
+	}
+	sort.Slice(all, func(a, b int) bool { return all[a].novelty > all[b].novelty })
+	isPhoto := func(p string) bool { return strings.HasSuffix(p, ".jpg") }
+	for i := 0; i < 3; i++ {
+		if !isPhoto(all[i].path) {
+			t.Errorf("novelty rank %d is %s (%.3g), not a photo; top 5: %v", i+1, all[i].path, all[i].novelty, all[:5])
+		}
+	}
+	t.Logf("photos' novelty %.3g %.3g %.3g (max prob %.3g %.3g %.3g); highest shoe %s %.3g",
+		all[0].novelty, all[1].novelty, all[2].novelty, all[0].maxProb, all[1].maxProb, all[2].maxProb, all[3].path, all[3].novelty)
+
+	mustRun("select", "--model", f("model.json"), "--features", f("features.parquet"), "--exclude", f("labels.csv"),
+		"--strategy", "novelty", "-n", "3", "-o", f("novel.csv"))
+	for _, r := range readCSV(t, f("novel.csv"))[1:] {
+		if !isPhoto(r[0]) {
+			t.Errorf("--strategy novelty -n 3 picked %s", r[0])
+		}
+	}
+	mustRun("select", "--model", f("model.json"), "--features", f("features.parquet"), "--exclude", f("labels.csv"),
+		"-n", "12", "-o", f("next.csv"))
+	got := readCSV(t, f("next.csv"))
+	picked := 0
+	for _, r := range got[1:] {
+		if isPhoto(r[0]) {
+			picked++
+			if r[len(r)-1] != "novelty" {
+				t.Errorf("%s picked by %s, not novelty", r[0], r[len(r)-1])
+			}
+		}
+	}
+	if picked != 3 || len(got) != 13 {
+		t.Errorf("default select -n 12 picked %d rows, %d photos; want 12 and 3:\n%v", len(got)-1, picked, got)
+	}
+}
