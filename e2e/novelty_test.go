@@ -112,12 +112,21 @@ func TestNoveltyFlagsThePhotos(t *testing.T) {
 	mustRun("select", "--model", f("model.json"), "--features", f("features.parquet"), "--exclude", f("labels.csv"),
 		"-n", "12", "-o", f("next.csv"))
 	got := readCSV(t, f("next.csv"))
+	by := -1
+	for i, h := range got[0] {
+		if h == "picked_by" {
+			by = i
+		}
+	}
+	if by < 0 {
+		t.Fatalf("select output has no picked_by column: %v", got[0])
+	}
 	picked := 0
 	for _, r := range got[1:] {
 		if isPhoto(r[0]) {
 			picked++
-			if r[len(r)-1] != "novelty" {
-				t.Errorf("%s picked by %s, not novelty", r[0], r[len(r)-1])
+			if r[by] != "novelty" {
+				t.Errorf("%s picked by %s, not novelty", r[0], r[by])
 			}
 		}
 	}

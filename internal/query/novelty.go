@@ -183,7 +183,8 @@ func writeMixedCSV(w io.Writer, picks []mixedPick, classes []string) error {
 	for _, c := range classes {
 		head = append(head, "p_"+c)
 	}
-	head = append(head, "novelty", "picked_by")
+	// An empty label last, as WriteCSV: the file goes back to train as --labels.
+	head = append(head, "novelty", "picked_by", "label")
 	if err := cw.Write(head); err != nil {
 		return err
 	}
