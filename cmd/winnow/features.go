@@ -59,7 +59,7 @@ func newFeaturesCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(export, info)
+	cmd.AddCommand(export, info, newMergeCmd())
 	return cmd
 }
 

@@ -10,12 +10,14 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/winnowml/winnow/internal/backbone"
 	"github.com/winnowml/winnow/internal/featstore"
 	"github.com/winnowml/winnow/internal/featurize"
+	"github.com/winnowml/winnow/internal/fetch"
 	"github.com/winnowml/winnow/internal/imageio"
 	"github.com/winnowml/winnow/internal/imageset"
 	"github.com/winnowml/winnow/internal/outfile"
@@ -29,6 +31,12 @@ type featurizeFlags struct {
 	maxPixels                  int64
 	maxMemory                  string
 	strict, quiet              bool
+
+	shard            string
+	shards           int
+	fetchConcurrency int
+	fetchRetries     int
+	fetchTimeout     time.Duration
 
 	// Spec fields, for models without a sidecar or to override it.
 	inputName, outputName, layout, size, channels string
@@ -47,6 +55,13 @@ image to a Parquet file: path, sha256, width, height, features (float32 list).
 SOURCE is a folder (searched recursively for .jpg .jpeg .png .gif .bmp .tif
 .tiff .webp, in any case) or a manifest: a text file with one path per line, or
 a CSV with a "path" column. Relative manifest paths are relative to the manifest.
+A manifest may also list http://, https:// and s3://bucket/key entries, which
+are downloaded (S3 endpoint and keys from AWS_ENDPOINT_URL, AWS_REGION,
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
+
+--shard I/N (or auto on a Kubernetes Indexed Job or Slurm array) featurizes
+the images whose path hashes to shard I into -o DIR/part-I-of-N.parquet; then
+"winnow features merge DIR -o ALL.parquet" checks and joins the shards.
 
 --model is a built-in backbone (winnow backbone list) or an ONNX file whose
 preprocessing comes from the sidecar MODEL.onnx.json:
@@ -79,6 +94,11 @@ sha256 are skipped, and a killed run loses at most its last few seconds.`,
 	fl.IntVar(&f.checkpointRows, "checkpoint-rows", 4096, "make progress durable every this many rows (and every 30 s)")
 	fl.Int64Var(&f.maxPixels, "max-pixels", 100_000_000, "skip images whose header claims more pixels than this")
 	fl.StringVar(&f.maxMemory, "max-memory", "1GiB", "memory for decodes in flight together (e.g. 512MiB, 2GiB); each reserves width x height x 4 bytes or more before it starts")
+	fl.StringVar(&f.shard, "shard", "", "featurize only shard I of N of SOURCE (I/N, or auto: JOB_COMPLETION_INDEX with --shards, or SLURM_ARRAY_TASK_ID/COUNT); -o is then a folder and gets part-I-of-N.parquet and part-I-of-N.errors.jsonl")
+	fl.IntVar(&f.shards, "shards", 0, "number of shards N for --shard auto under a Kubernetes Indexed Job (its completions)")
+	fl.IntVar(&f.fetchConcurrency, "fetch-concurrency", 16, "downloads in flight for URL and s3:// entries")
+	fl.DurationVar(&f.fetchTimeout, "fetch-timeout", 60*time.Second, "time allowed for one download attempt")
+	fl.IntVar(&f.fetchRetries, "fetch-retries", 3, "retries of a download after a 5xx, timeout or connection error (never after a 4xx)")
 	fl.StringVar(&f.inputName, "input-name", "", "graph input to feed (sidecar input.name)")
 	fl.StringVar(&f.outputName, "output-name", "", "graph output to use as features (sidecar output)")
 	fl.StringVar(&f.layout, "layout", "", "input layout: NCHW or NHWC (sidecar input.layout)")
@@ -137,6 +157,23 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 	if f.out == "" {
 		return fmt.Errorf("featurize: -o OUT.parquet is required")
 	}
+	var shard *shardSpec
+	if f.shard != "" {
+		s, err := parseShard(f.shard, f.shards, os.Getenv)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		if err := shardDir(f.out); err != nil {
+			return err
+		}
+		shard = &s
+		dir := f.out
+		f.out = featstore.ShardFile(dir, s.index, s.count)
+		if f.errors == "" {
+			// merge needs each shard's failures to tell them from lost images.
+			f.errors = featstore.ShardErrorsFile(dir, s.index, s.count)
+		}
+	}
 	maxMemory, err := parseBytes(f.maxMemory)
 	if err != nil {
 		return usageError("--max-memory %q: %v", f.maxMemory, err)
@@ -177,7 +214,12 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 	if err := refuseOverwriteImages(items, outs); err != nil {
 		return err
 	}
-	if len(items) == 0 {
+	if shard != nil {
+		listed := len(items)
+		items = imageset.InShard(items, shard.index, shard.count)
+		fmt.Fprintf(cmd.ErrOrStderr(), "featurize: shard %d of %d: %d of %d images, into %s\n", shard.index, shard.count, len(items), listed, printable(f.out, false))
+	}
+	if len(items) == 0 && shard == nil {
 		return fmt.Errorf("featurize: no images in %s (looked for %s)", source, strings.Join(imageset.Extensions, " "))
 	}
 	if err := backbone.Init(g.ortLib); err != nil {
@@ -216,7 +258,13 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 	sum, runErr := featurize.Run(cmd.Context(), items, f.out, featurize.Config{
 		Model: model, Resize: mode, Batch: f.batch, Workers: f.workers, MaxPixels: f.maxPixels, MaxMemory: maxMemory,
 		ChunkRows: f.checkpointRows, Errors: errw, Log: stderr, Progress: pmode, Version: version, Abandon: true,
+		Fetcher: fetch.New(fetch.Config{Concurrency: f.fetchConcurrency, Timeout: f.fetchTimeout, Retries: retries(f.fetchRetries)}),
 	})
+	if runErr == nil && shard != nil && sum.OK+sum.Duplicates+sum.Resumed == 0 {
+		// A shard with no image (or none readable) still says so with a
+		// file, or merge could not tell it from a shard never run.
+		runErr = writeEmpty(f.out, (&featurize.Config{Model: model, Resize: mode, Version: version}).Meta())
+	}
 	fmt.Fprintf(stderr, "featurize: %s\n", sum)
 	if sum.Repeated > 0 {
 		fmt.Fprintf(stderr, "featurize: %d paths were listed more than once; each got one row\n", sum.Repeated)
@@ -246,12 +294,31 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 		fmt.Fprintf(stderr, "featurize: %s already had every image that could be read; left as it was\n", printable(f.out, false))
 	}
 	switch {
-	case sum.Succeeded() == 0:
+	case sum.Succeeded() == 0 && (shard == nil || sum.Listed > 0):
 		return exitError{code: 1, msg: "no image could be featurized"}
 	case f.strict && sum.Failed > 0:
 		return exitError{code: 1, msg: fmt.Sprintf("--strict: %d files were skipped", sum.Failed)}
 	}
 	return nil
+}
+
+// retries maps --fetch-retries to fetch.Config, where 0 means the default.
+func retries(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+func writeEmpty(path string, m featstore.Meta) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	w, err := featstore.Create(path, m)
+	if err != nil {
+		return err
+	}
+	return w.Close()
 }
 
 // refuseOverwriteImages stops an output from landing on one of the images
