@@ -13,8 +13,10 @@ type shardSpec struct{ index, count int }
 // parseShard reads --shard I/N, or --shard auto: the index a cluster engine
 // gives each task. Kubernetes Indexed Jobs set JOB_COMPLETION_INDEX but not
 // the count (it is the Job's completions, passed as --shards); Slurm arrays
-// set SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT, and an array may start
-// at SLURM_ARRAY_TASK_MIN (--array=1-8), which is subtracted.
+// set SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT. The task ID is the
+// shard index as is, so arrays start at 0; --shards wins over the count, so
+// that rerunning one failed task (sbatch --array=5, a count of 1) still
+// knows N.
 func parseShard(spec string, shards int, getenv func(string) string) (shardSpec, error) {
 	if spec == "auto" {
 		if v := getenv("JOB_COMPLETION_INDEX"); v != "" {
@@ -35,13 +37,6 @@ func parseShard(spec string, shards int, getenv func(string) string) (shardSpec,
 			}
 			if err1 != nil || err2 != nil {
 				return shardSpec{}, fmt.Errorf("--shard auto: SLURM_ARRAY_TASK_ID=%q, SLURM_ARRAY_TASK_COUNT=%q: want numbers", v, getenv("SLURM_ARRAY_TASK_COUNT"))
-			}
-			if m := getenv("SLURM_ARRAY_TASK_MIN"); m != "" {
-				min, err := strconv.Atoi(m)
-				if err != nil {
-					return shardSpec{}, fmt.Errorf("--shard auto: SLURM_ARRAY_TASK_MIN=%q is not a number", m)
-				}
-				id -= min
 			}
 			return checkShard(id, n)
 		}
