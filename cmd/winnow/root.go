@@ -27,7 +27,8 @@ The loop:
   winnow featurize photos/ -o features.parquet        (default backbone: mobilenet-v2)
   winnow train --features features.parquet --labels labels.csv -o model.json
   winnow evaluate --model model.json --features features.parquet --labels test.csv --html report.html
-  winnow select --model model.json --features features.parquet -n 8 --exclude labels.csv -o next.csv
+  winnow select --model model.json --features features.parquet -n 8 --exclude labels.csv --exclude test.csv -o next.csv
+  winnow train --features features.parquet --labels labels.csv --labels next.csv -o model.json   (next.csv filled in)
   winnow simulate --features features.parquet --labels all-labels.csv --out sim/`,
 		Version:       version,
 		SilenceUsage:  true,
