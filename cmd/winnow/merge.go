@@ -31,6 +31,8 @@ each problem (and the indexes to rerun) and writes nothing.`,
 				return usageError("features merge: -o ALL.parquet is required")
 			}
 			in := files{}.add("DIR", dir).add("--manifest", manifest)
+			parts, _ := filepath.Glob(filepath.Join(dir, "part-*"))
+			in = in.add("DIR", parts...)
 			if err := refuseOverwrite(in, files{}.add("-o", out)); err != nil {
 				return err
 			}
