@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -291,4 +292,39 @@ func snapshot(t *testing.T, dirs []string) map[string]bool {
 		})
 	}
 	return out
+}
+
+// A new model file (a round closed, or the model was recalibrated) is used
+// by the next request without a restart.
+func TestAPIReloadsTheModel(t *testing.T) {
+	f := sharedProject(t)
+	ts := apiServer(t, f, 0)
+	path := f.p.ModelPath()
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(path)
+	t.Cleanup(func() {
+		os.WriteFile(path, orig, 0o644)
+		os.Chtimes(path, st.ModTime(), st.ModTime())
+	})
+	png, _ := anImage(t, f)
+	if resp, body := upload(t, ts.URL, apiToken, "a.png", png); resp.StatusCode != 200 || strings.Contains(body, "status") {
+		t.Fatalf("before: %s %s (an uncalibrated model gives no status)", resp.Status, body)
+	}
+	mf, err := classifier.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := 0.0 // every prediction settled
+	mf.Calibration = &classifier.Calibration{TargetAccuracy: 0.5, Threshold: &zero, Rows: 1}
+	if err := classifier.Save(path, mf); err != nil {
+		t.Fatal(err)
+	}
+	later := st.ModTime().Add(2 * time.Second)
+	os.Chtimes(path, later, later)
+	if resp, body := upload(t, ts.URL, apiToken, "a.png", png); resp.StatusCode != 200 || !strings.Contains(body, `"status":"settled"`) {
+		t.Errorf("after: %s %s", resp.Status, body)
+	}
 }
