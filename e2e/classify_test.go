@@ -265,6 +265,15 @@ func TestTriageCalibrateAndNodeExample(t *testing.T) {
 		t.Errorf("a target the model was not calibrated for: exit %d, %s", code, stderr)
 	}
 
+	// --labels measures the same cut on the labelled images of SOURCE.
+	out = mustRun("classify", "--model", p("model.json"), fm, "-o", p("e.csv"), "-q", "--target-accuracy", "0.75", "--labels", p("test.csv"))
+	if !strings.Contains(out, fmt.Sprintf("on the %d labelled images, confidence >= %.6g keeps %d", len(y), cut.Threshold, cut.N)) {
+		t.Errorf("classify --labels does not find evaluate's cut (%.6g, %d rows):\n%s", cut.Threshold, cut.N, out)
+	}
+	if m := regexp.MustCompile(`settled (\d+) of`).FindStringSubmatch(out); m == nil || m[1] != strconv.Itoa(settled) {
+		t.Errorf("classify --labels settled %v, the stored cut %d", m, settled)
+	}
+
 	// The README's onnxruntime-node example.
 	node, err := exec.LookPath("node")
 	if err != nil {
