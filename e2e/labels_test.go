@@ -223,6 +223,14 @@ func TestLabelSources(t *testing.T) {
 		// broken.png failed, so every featurized image is in a folder.
 		t.Errorf("select --exclude folders on a pool of class folders only: exit %d\n%s", code, se)
 	}
+	// simulate takes its oracle from the folders too.
+	out, se, code := run(t, "simulate", "--features", feats, "--labels", "folders", "--out", p("sim"), "--repeats", "1", "--rounds", "1",
+		"--batch", "2", "--initial-per-class", "2", "--strategies", "random")
+	if code != 0 || !strings.Contains(out, "full model") {
+		t.Errorf("simulate --labels folders: exit %d\n%s\n%s", code, out, se)
+	} else if _, err := os.Stat(p("sim/summary.json")); err != nil {
+		t.Error(err)
+	}
 	// An output may not be one of the label files.
 	_, se, code = run(t, "train", "--features", feats, "--labels", la, "--labels", lb, "-o", lb)
 	if code != 2 || !strings.Contains(se, "--labels") {
