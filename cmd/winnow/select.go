@@ -22,7 +22,7 @@ func newSelectCmd() *cobra.Command {
 		Short: "Pick the images whose labels would help the model most",
 		Long: `select scores the unlabelled images of a feature file with the model and
 writes the n it would most like labelled next, as CSV:
-  path, rank, score, predicted, p_<class>... (in the model's class order)
+  path, rank, score, predicted, p_<class>... (in the model's class order), label (empty)
 
 Strategies and what their score is:
 ` + describe.String() + `
