@@ -15,10 +15,10 @@ import (
 type trainFlags struct {
 	features, out, labelColumn, normalize string
 	labels                                labelFlags
-	classes, ignore                               []string
-	l1, l2                                        float64
-	cv, maxIter                                   int
-	seed                                          int64
+	classes, ignore                       []string
+	l1, l2                                float64
+	cv, maxIter                           int
+	seed                                  int64
 }
 
 func newTrainCmd() *cobra.Command {

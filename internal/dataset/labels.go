@@ -81,7 +81,7 @@ func ReadLabels(name, column string) (*Labels, error) {
 // from.
 type SourceOptions struct {
 	Features []string // the rows of every file, in order
-	Column   string // label column (never a feature of a features CSV)
+	Column   string   // label column (never a feature of a features CSV)
 	Ignore   []string
 }
 

@@ -51,15 +51,15 @@ import (
 
 // Config is `winnow simulate` once its flags are parsed.
 type Config struct {
-	Features    []string // feature files; their rows form test, initial set and pool
-	Labels      string   // the oracle: CSV with path and label
+	Features []string // feature files; their rows form test, initial set and pool
+	Labels   string   // the oracle: CSV with path and label
 	// LabelSources, when set, replace Labels: several oracle files (or
 	// dataset.Folders) merged as Merge says.
 	LabelSources []string
 	Merge        dataset.Merge
-	LabelColumn string
-	Ignore      []string // columns of a features CSV that are not features
-	Classes     []string // fixes the class order; other labels are NA
+	LabelColumn  string
+	Ignore       []string // columns of a features CSV that are not features
+	Classes      []string // fixes the class order; other labels are NA
 
 	Test         string  // CSV of test paths, or
 	TestFraction float64 // a stratified random fraction of the labelled rows, drawn per draw
