@@ -17,7 +17,7 @@ import (
 )
 
 func newEvaluateCmd() *cobra.Command {
-	var model, features, labelColumn, jsonOut, htmlOut string
+	var model, features, labelColumn, jsonOut, htmlOut, images string
 	var labels labelFlags
 	var ignore []string
 	var target float64
@@ -105,7 +105,8 @@ A warning says how many rows the model was trained on: their scores flatter it.
 			if htmlOut != "" {
 				title := fmt.Sprintf("winnow evaluate: %s on %s", model, features)
 				var page bytes.Buffer
-				if err := report.EvaluationHTML(&page, title, r, set.Classes, set.Y, probs); err != nil {
+				cases := &report.EvaluationCases{Paths: set.Paths, CaseOptions: report.CaseOptions{Root: images}}
+				if err := report.EvaluationHTMLWith(&page, title, r, set.Classes, set.Y, probs, cases); err != nil {
 					return err
 				}
 				if err := g.Add(htmlOut, page.Bytes()); err != nil {
@@ -158,6 +159,7 @@ A warning says how many rows the model was trained on: their scores flatter it.
 	fl.StringSliceVar(&ignore, "ignore-columns", nil, "columns of a features CSV that are not features")
 	fl.StringVar(&jsonOut, "json", "", "also write the metrics as JSON to this file")
 	fl.StringVar(&htmlOut, "html", "", "also write a self-contained HTML report with plots to this file")
+	fl.StringVar(&images, "images", "", "the folder featurize read: the HTML report shows thumbnails of the misclassified and least confident images")
 	fl.Float64Var(&target, "target-accuracy", 0.95, "triage: report the confidence cut whose most confident rows reach this accuracy")
 	fl.StringSliceVar(&classTargets, "class-target", nil, "CLASS=ACCURACY: also the cut at which the predictions of CLASS reach this accuracy (repeatable)")
 	fl.BoolVar(&calibrate, "calibrate", false, "store the cut in the model file, for winnow classify --target-accuracy")

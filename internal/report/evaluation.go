@@ -48,6 +48,16 @@ type evaluationPage struct {
 	Histograms []template.HTML
 	Simplex    template.HTML
 	Coverage   template.HTML // the triage section (coverage.go)
+	// Mistakes and Unsure are the test images to look at (cases.go).
+	Mistakes, Unsure []Case
+	CasesNote        string
+}
+
+// EvaluationCases adds the lists of misclassified and least confident test
+// images to the page EvaluationHTMLWith writes.
+type EvaluationCases struct {
+	Paths []string
+	CaseOptions
 }
 
 // EvaluationHTML writes a self-contained HTML page of the evaluation r of
@@ -56,6 +66,12 @@ type evaluationPage struct {
 // simplex. r is normally metrics.Evaluate(classes, y, probs); the plots are
 // drawn from classes, y and probs. Nothing is written on error.
 func EvaluationHTML(w io.Writer, title string, r metrics.Report, classes []string, y []int, probs [][]float64) error {
+	return EvaluationHTMLWith(w, title, r, classes, y, probs, nil)
+}
+
+// EvaluationHTMLWith is EvaluationHTML with, when cases is set, the lists of
+// mistakes and least confident images (thumbnails when cases.Root is set).
+func EvaluationHTMLWith(w io.Writer, title string, r metrics.Report, classes []string, y []int, probs [][]float64, cases *EvaluationCases) error {
 	if err := metrics.Check(classes, y, probs); err != nil {
 		return err
 	}
@@ -64,7 +80,18 @@ func EvaluationHTML(w io.Writer, title string, r metrics.Report, classes []strin
 			r.N, r.Confusion.Classes, len(y), classes)
 	}
 	k := len(classes)
+	var mistakes, unsure []Case
+	casesNote := ""
+	if cases != nil && len(cases.Paths) == len(y) {
+		mistakes, unsure = Cases(cases.Paths, classes, y, probs, cases.CaseOptions)
+		if cases.Root == "" {
+			casesNote = "No thumbnails: give evaluate --images ROOT, the folder featurize read."
+		}
+	}
 	page := evaluationPage{
+		Mistakes:  mistakes,
+		Unsure:    unsure,
+		CasesNote: casesNote,
 		Title: title,
 		N:     r.N,
 		Cards: []card{

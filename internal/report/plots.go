@@ -351,9 +351,110 @@ func LineChart(title, xlabel, ylabel string, series []Series) (*plot.Plot, error
 			p.Legend.Add(s.Name + " (no data)")
 		}
 	}
+	// The legend goes top right, in headroom added above the data (bands
+	// included), so it never covers a curve's end: a legend row is about
+	// legendRow of the plot's data height of plotHeight.
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, s := range series {
+		for _, col := range [][]float64{s.Y, s.Lo, s.Hi} {
+			for _, v := range col {
+				if !math.IsNaN(v) && !math.IsInf(v, 0) {
+					lo, hi = math.Min(lo, v), math.Max(hi, v)
+				}
+			}
+		}
+	}
+	if hi > lo {
+		rows := float64(len(series))
+		frac := rows * legendRow / (plotHeight - rows*legendRow)
+		p.Y.Min, p.Y.Max = lo-(hi-lo)*0.03, hi+(hi-lo)*(frac+0.03)
+	}
+	p.Legend.Top, p.Legend.Left = true, false
+	p.Legend.XOffs, p.Legend.YOffs = -4, -2
+	return p, nil
+}
+
+// legendRow and plotHeight (points) size the headroom LineChart leaves for
+// its legend: the line charts are drawn 340 points high, of which about 270
+// are the data area, and a legend row takes about 10.
+const (
+	legendRow  = 10.5
+	plotHeight = 270
+)
+
+// ROCRoundsPlot draws one class's ROC curve at each round in a sequential
+// colour scale, light (first round) to dark (last), and the full model's in
+// black: a dozen rounds in ten reused categorical colours read as unrelated
+// curves, while a scale shows the curves moving up round by round. Only the
+// first, middle and last rounds and the full model are in the legend.
+func ROCRoundsPlot(class string, rounds []int, curves [][]metrics.Point, aucs []float64, full []metrics.Point, fullAUC float64) (*plot.Plot, error) {
+	if len(curves) != len(rounds) || len(aucs) != len(rounds) {
+		return nil, fmt.Errorf("report: %d rounds, %d curves, %d AUCs", len(rounds), len(curves), len(aucs))
+	}
+	p := newPlot(class, "false-positive rate", "true-positive rate")
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
+	p.Add(grid())
+	diag, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
+	if err != nil {
+		return nil, err
+	}
+	diag.Color = axisGrey
+	diag.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	p.Add(diag)
+	line := func(c []metrics.Point) (*plotter.Line, error) {
+		pts := thinCurve(c, 1e-3)
+		xys := make(plotter.XYs, len(pts))
+		for i, q := range pts {
+			xys[i] = plotter.XY{X: q.FPR, Y: q.TPR}
+		}
+		return plotter.NewLine(xys)
+	}
+	n := len(rounds)
+	for i, c := range curves {
+		if c == nil {
+			continue
+		}
+		l, err := line(c)
+		if err != nil {
+			return nil, err
+		}
+		t := 0.0
+		if n > 1 {
+			t = float64(i) / float64(n-1)
+		}
+		l.Color = sequentialBlue(t)
+		l.Width = vg.Points(1.3)
+		p.Add(l)
+		if i == 0 || i == n-1 || (n > 4 && i == n/2) {
+			p.Legend.Add(fmt.Sprintf("round %d (AUC %s)", rounds[i], fmtAUC(aucs[i])), l)
+		}
+	}
+	if full != nil {
+		l, err := line(full)
+		if err != nil {
+			return nil, err
+		}
+		l.Color = color.RGBA{A: 255}
+		l.Width = vg.Points(1.3)
+		l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		p.Add(l)
+		p.Legend.Add("full (AUC "+fmtAUC(fullAUC)+")", l)
+	}
 	p.Legend.Top, p.Legend.Left = false, false
 	p.Legend.XOffs, p.Legend.YOffs = -4, 4
 	return p, nil
+}
+
+// sequentialBlue is ColorBrewer's Blues from its fourth step (lighter ones
+// vanish on white) at t = 0 to its darkest at t = 1.
+func sequentialBlue(t float64) color.RGBA {
+	stops := []color.RGBA{{158, 202, 225, 255}, {107, 174, 214, 255}, {66, 146, 198, 255}, {33, 113, 181, 255}, {8, 81, 156, 255}, {8, 48, 107, 255}}
+	t = math.Max(0, math.Min(1, t)) * float64(len(stops)-1)
+	i := min(int(t), len(stops)-2)
+	f := t - float64(i)
+	a, b := stops[i], stops[i+1]
+	mix := func(x, y uint8) uint8 { return uint8(math.Round(float64(x) + f*(float64(y)-float64(x)))) }
+	return color.RGBA{mix(a.R, b.R), mix(a.G, b.G), mix(a.B, b.B), 255}
 }
 
 // finiteRuns splits 0..len(cols[0])-1 into maximal runs of indices where

@@ -220,30 +220,29 @@ func SimulationHTML(w io.Writer, title string, res *sim.Result, labels map[strin
 		}
 	}
 	for k, class := range res.Classes {
-		var names []string
+		var nums []int
 		var cs [][]metrics.Point
 		var aucs []float64
 		for _, p := range rounds {
 			if p.ROC == nil || p.ROC[k] == nil {
 				continue
 			}
-			names = append(names, fmt.Sprintf("round %d", p.Round))
+			nums = append(nums, p.Round)
 			cs = append(cs, p.ROC[k])
 			aucs = append(aucs, p.Report.AUC[class])
 		}
+		var full []metrics.Point
+		fullAUC := math.NaN()
 		if res.FullROC != nil && res.FullROC[k] != nil {
-			names = append(names, "full")
-			cs = append(cs, res.FullROC[k])
-			aucs = append(aucs, res.Full.Report.AUC[class])
+			full, fullAUC = res.FullROC[k], res.Full.Report.AUC[class]
 		}
-		if len(cs) == 0 {
+		if len(cs) == 0 && full == nil {
 			continue
 		}
-		p, err := ROCPlot(names, cs, aucs)
+		p, err := ROCRoundsPlot(class, nums, cs, aucs, full, fullAUC)
 		if err != nil {
 			return err
 		}
-		p.Title.Text = class
 		s, err := SVG(p, 340, 340)
 		if err != nil {
 			return err
@@ -284,7 +283,7 @@ func SimulationHTML(w io.Writer, title string, res *sim.Result, labels map[strin
 			for _, path := range p.Picked {
 				l := labels[path]
 				if l == "" {
-					l = "(no label)"
+					l = "no label" // the template adds the parentheses
 				}
 				pr.Cases = append(pr.Cases, simCase{Path: path, Label: l})
 			}
