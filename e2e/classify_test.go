@@ -431,3 +431,82 @@ func TestClassifyKillAndResume(t *testing.T) {
 	}
 	t.Logf("%d kills", kills)
 }
+
+// classify's outputs (-o, --cache, --errors) never land on an input or an
+// image of SOURCE, and Ctrl-C stops it with 130, resumable, -o unwritten.
+func TestClassifyRefusesAndStops(t *testing.T) {
+	w := t.TempDir()
+	p := func(name string) string { return filepath.Join(w, name) }
+	fm := repo("testdata/images/fmnist")
+	for _, args := range [][]string{
+		{"featurize", fm, "-o", p("f.parquet"), "--model", "pixels:28x28:gray", "-q"},
+		{"train", "--features", p("f.parquet"), "--labels", filepath.Join(fm, "labels.csv"), "-o", p("model.json")},
+	} {
+		if _, stderr, code := run(t, args...); code != 0 {
+			t.Fatalf("%s: exit %d\n%s", args[0], code, stderr)
+		}
+	}
+	os.WriteFile(p("list.txt"), []byte(filepath.Join(fm, "bag/00018.png")+"\n"), 0o644)
+	os.WriteFile(p("lab.csv"), []byte("path,label\n"), 0o644)
+	before := snapshotFiles(w, fm)
+	for _, c := range []struct {
+		name  string
+		args  []string
+		flags []string
+	}{
+		{"-o model", []string{"-o", p("model.json")}, []string{"-o", "--model"}},
+		{"--cache model", []string{"-o", p("x.csv"), "--cache", p("model.json")}, []string{"--cache", "--model"}},
+		{"-o labels", []string{"-o", p("lab.csv"), "--labels", p("lab.csv"), "--target-accuracy", "0.9"}, []string{"-o", "--labels"}},
+		{"--errors = -o", []string{"-o", p("x.csv"), "--errors", p("x.csv")}, []string{"-o", "--errors"}},
+		{"-o an image", []string{"-o", filepath.Join(fm, "bag/00018.png")}, []string{"-o", "SOURCE"}},
+	} {
+		args := append([]string{"classify", "--model", p("model.json"), p("list.txt")}, c.args...)
+		_, stderr, code := run(t, args...)
+		if code != 2 || !strings.Contains(stderr, "refusing to overwrite") {
+			t.Errorf("%s: exit %d: %s", c.name, code, stderr)
+		}
+		for _, f := range c.flags {
+			if !strings.Contains(stderr, f+" ") {
+				t.Errorf("%s: the message does not name %s: %s", c.name, f, stderr)
+			}
+		}
+		assertUnchanged(t, before, w, fm)
+	}
+
+	src := fmnistFolder(t, 1500)
+	out := p("stopped.csv")
+	cmd := exec.Command(winnow, "classify", "--model", p("model.json"), src, "-o", out, "-q",
+		"--checkpoint-rows", "50", "--batch", "8", "--threads", "1", "--workers", "1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(time.Minute)
+	for chunks := 0; chunks == 0; {
+		select {
+		case <-done:
+			t.Fatalf("finished before the signal\n%s", stderr.String())
+		case <-deadline:
+			t.Fatal("no chunk within a minute")
+		case <-time.After(10 * time.Millisecond):
+			files, _ := filepath.Glob(filepath.Join(out+".features.parquet.parts", "chunk-*.parquet"))
+			chunks = len(files)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("still running 10 s after SIGINT\n%s", stderr.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(stderr.String(), "run the same command again to resume") {
+		t.Errorf("exit %d after SIGINT: %s", code, stderr.String())
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("%s written by an interrupted run", out)
+	}
+}
