@@ -34,7 +34,14 @@ order). Labels outside the model's classes, or empty, are dropped and counted.
 A warning says how many rows the model was trained on: their scores flatter it.
 
 --features and --labels follow the same rules as in train (--labels repeats;
---labels folders).`,
+--labels folders).
+
+Triage: sorted by confidence (the highest probability), the most confident
+rows are the most often right. evaluate prints the lowest confidence cut whose
+rows reach --target-accuracy, writes the whole accuracy-vs-coverage curve to
+--json ("triage") and draws it in --html. --calibrate stores the cut in the
+model file for winnow classify --target-accuracy; --class-target CLASS=A adds
+a cut for the rows predicted as CLASS (its predictions right A of the time).`,
 		Example: `  winnow evaluate --model model.json --features test.parquet --labels test.csv --html report.html`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -45,9 +52,16 @@ A warning says how many rows the model was trained on: their scores flatter it.
 			if err := refuseOverwrite(in, files{}.add("--json", jsonOut).add("--html", htmlOut)); err != nil {
 				return err
 			}
+			if !(target > 0 && target <= 1) {
+				return usageError("--target-accuracy %v: must be in (0, 1]", target)
+			}
 			mf, err := classifier.Load(model)
 			if err != nil {
 				return err
+			}
+			perClass, err := classify.ParseClassTargets(classTargets, mf.Model.Classes)
+			if err != nil {
+				return usageError("%v", err)
 			}
 			set, err := dataset.LoadSources(cmd.Context(), features, labels.sources, labels.merge(mf.Model.Classes),
 				dataset.Options{LabelColumn: labelColumn, Classes: mf.Model.Classes, Ignore: ignore, Columns: mf.Columns(), ClassesFrom: "the model's classes"})
@@ -76,13 +90,6 @@ A warning says how many rows the model was trained on: their scores flatter it.
 			r := metrics.Evaluate(set.Classes, set.Y, probs)
 			if err := r.WriteText(out); err != nil {
 				return err
-			}
-			if !(target > 0 && target <= 1) {
-				return usageError("--target-accuracy %v: must be in (0, 1]", target)
-			}
-			perClass, err := classify.ParseClassTargets(classTargets, set.Classes)
-			if err != nil {
-				return usageError("%v", err)
 			}
 			tri := classify.NewTriage(set.Classes, set.Y, probs, target, perClass)
 			if err := tri.WriteText(out); err != nil {
