@@ -38,7 +38,13 @@ func TestExportedGraphMatchesPredict(t *testing.T) {
 			mustRun("features", "export", p(name+"-probs.parquet"), "-o", p(name+"-probs.csv"))
 			want := readCSV(t, p(name+"-pred.csv"))
 			got := readCSV(t, p(name+"-probs.csv"))
-			k := len(want[0]) - 4 // path, predicted, p_..., max_prob, entropy
+			var probCol []int // predict's p_<class> columns
+			for j, h := range want[0] {
+				if strings.HasPrefix(h, "p_") {
+					probCol = append(probCol, j)
+				}
+			}
+			k := len(probCol)
 			byPath := map[string][]string{}
 			for _, r := range got[1:] {
 				byPath[r[0]] = r[1:]
@@ -49,8 +55,8 @@ func TestExportedGraphMatchesPredict(t *testing.T) {
 				if !ok || len(g) != k {
 					t.Fatalf("%s: %d probabilities from the exported graph, want %d", r[0], len(g), k)
 				}
-				for c := range k {
-					a, _ := strconv.ParseFloat(r[2+c], 64)
+				for c, j := range probCol {
+					a, _ := strconv.ParseFloat(r[j], 64)
 					b, _ := strconv.ParseFloat(g[c], 64)
 					worst = max(worst, math.Abs(a-b))
 				}
