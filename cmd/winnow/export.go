@@ -1,16 +1,14 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/winnowml/winnow/internal/backbone"
 	"github.com/winnowml/winnow/internal/classifier"
+	"github.com/winnowml/winnow/internal/classify"
 	"github.com/winnowml/winnow/internal/export"
 	"github.com/winnowml/winnow/internal/outfile"
 )
@@ -48,26 +46,12 @@ features came from (same sha256), or export refuses.`,
 			if err != nil {
 				return err
 			}
-			if mf.Backbone.SHA256 == "" {
-				return fmt.Errorf("%s was trained on CSV features, which record no backbone: nothing to export the head with", model)
-			}
-			src := bb
-			if src == "" {
-				src = recordedBackbone(mf.Backbone.Name)
-			}
-			data, _, spec, err := backbone.Resolve(src)
+			bbf, err := classify.ResolveBackbone(mf, model, bb)
 			if err != nil {
-				return fmt.Errorf("the model's backbone %s: %w (give the file with --backbone)", mf.Backbone.Name, err)
+				return err
 			}
-			sum := sha256.Sum256(data)
-			if got := hex.EncodeToString(sum[:]); got != mf.Backbone.SHA256 {
-				return fmt.Errorf("backbone %s has sha256 %.12s, the model was trained on features of %.12s: not the same file", src, got, mf.Backbone.SHA256)
-			}
-			resize := resizeOf(mf.Backbone.Preprocess)
-			if want := spec.Describe(resize); want != mf.Backbone.Preprocess {
-				return fmt.Errorf("the backbone's preprocessing (%s) differs from the training features' (%s)", want, mf.Backbone.Preprocess)
-			}
-			graph, side, err := export.Classifier(data, spec, mf.Model, resize)
+			spec := bbf.Spec
+			graph, side, err := export.Classifier(bbf.Data, spec, mf.Model, bbf.Resize.String())
 			if err != nil {
 				return err
 			}
@@ -98,25 +82,4 @@ features came from (same sha256), or export refuses.`,
 		cmd.MarkFlagRequired(name)
 	}
 	return cmd
-}
-
-// recordedBackbone turns the name a feature file records back into what
-// backbone.Resolve takes: generated pixel backbones are recorded as
-// pixels-HxW-channels and resolved as pixels:HxW:channels.
-func recordedBackbone(name string) string {
-	if rest, ok := strings.CutPrefix(name, "pixels-"); ok {
-		return "pixels:" + strings.ReplaceAll(rest, "-", ":")
-	}
-	return name
-}
-
-// resizeOf reads the resize mode from a preprocessing description
-// (backbone.Spec.Describe).
-func resizeOf(preprocess string) string {
-	for _, f := range strings.Fields(preprocess) {
-		if v, ok := strings.CutPrefix(f, "resize="); ok {
-			return v
-		}
-	}
-	return ""
 }

@@ -56,8 +56,7 @@ func ResolveBackbone(mf *classifier.File, model, src string) (*Backbone, error) 
 
 // RecordedBackbone turns the name a feature file records back into what
 // backbone.Resolve takes: generated pixel backbones are recorded as
-// pixels-HxW-channels and resolved as pixels:HxW:channels. (Same rule as
-// winnow export's.)
+// pixels-HxW-channels and resolved as pixels:HxW:channels.
 func RecordedBackbone(name string) string {
 	if rest, ok := strings.CutPrefix(name, "pixels-"); ok {
 		return "pixels:" + strings.ReplaceAll(rest, "-", ":")
