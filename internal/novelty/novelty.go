@@ -37,9 +37,9 @@ import (
 // neighbours are a little farther, but so is the scale measured on it.
 const MaxRows = 1000
 
-// K is the number of neighbours averaged: one neighbour makes a single
+// K is the most neighbours averaged: one neighbour makes a single
 // near-duplicate decide the score, many blur small classes (a class with 2
-// labels has only 1 other member).
+// labels has only 1 other member; see Build).
 const K = 3
 
 // Ref is the labelled rows, normalised, with the scale measured on them.
@@ -107,7 +107,21 @@ func Build(n, d int, row func(i int) []float64, y []int, seed uint64) (*Ref, err
 		return nil, fmt.Errorf("novelty: need at least 2 labelled rows, have %d", n)
 	}
 	idx := sample(n, y, MaxRows, seed)
-	r := &Ref{Rows: len(idx), D: d, K: min(K, len(idx)-1), Sampled: n, Data: make([]float32, len(idx)*d)}
+	// k is also at most the smallest class's rows minus one, so that a
+	// labelled row's neighbours can all be of its own class: with 2 labels
+	// per class (simulate's start) a third neighbour is in another class,
+	// and the scale would measure the distance between classes instead.
+	k := min(K, len(idx)-1)
+	if y != nil {
+		count := map[int]int{}
+		for _, i := range idx {
+			count[y[i]]++
+		}
+		for _, c := range count {
+			k = min(k, max(1, c-1))
+		}
+	}
+	r := &Ref{Rows: len(idx), D: d, K: k, Sampled: n, Data: make([]float32, len(idx)*d)}
 	for o, i := range idx {
 		for j, v := range row(i) {
 			r.Data[o*d+j] = float32(v)

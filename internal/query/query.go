@@ -167,7 +167,7 @@ var Describe = map[string]string{
 	"committee":        "vote entropy (bits) of bootstrap refits on the labelled set; ties by the entropy of their mean",
 	"coreset":          "distance to the nearest labelled or earlier pick, in the model's normalised space (greedy k-center)",
 	"badge":            "distance to the nearest earlier pick in last-layer gradient space (k-means++ seeding)",
-	"novelty":          "distance to the 3 nearest labelled rows over their own median leave-one-out distance; highest first",
+	"novelty":          "distance to the 3 nearest labelled rows (normalised space) over their median leave-one-out distance; highest first",
 }
 
 // Names lists the strategies New knows, sorted.

@@ -197,7 +197,7 @@ func TestUnknownStrategy(t *testing.T) {
 			t.Errorf("error %q does not list %s", err, n)
 		}
 	}
-	if len(Names()) != 7 || len(Describe) != len(Names()) {
+	if len(Names()) != 8 || len(Describe) != len(Names()) {
 		t.Errorf("Names %v, Describe has %d", Names(), len(Describe))
 	}
 }
@@ -397,7 +397,7 @@ func TestBalance(t *testing.T) {
 		t.Fatalf("balanced picks %v, want %v", got, want)
 	}
 	for _, name := range Names() {
-		if name == "committee" || name == "coreset" || name == "badge" {
+		if name == "committee" || name == "coreset" || name == "badge" || name == "novelty" {
 			continue
 		}
 		picks := mustSelect(t, name, Options{Balance: true}, pool, 1)
