@@ -15,7 +15,7 @@ DIST    := winnow-$(VERSION)-linux-$(shell uname -m)
 
 all: build
 
-deps: $(ORT_LIB) $(DEPS)/apt.ok $(DEPS)/backbones/.ok $(DEPS)/duckdb.ok
+deps: $(ORT_LIB) $(DEPS)/apt.ok $(DEPS)/backbones/.ok $(DEPS)/duckdb.ok $(DEPS)/onnx-node.ok
 
 $(ORT_LIB): scripts/fetch-ort.sh
 	scripts/fetch-ort.sh $(DEPS)/onnxruntime
@@ -44,6 +44,12 @@ $(DEPS)/duckdb.ok: internal/featstore/testdata/package-lock.json
 	npm ci --ignore-scripts --silent --prefix internal/featstore/testdata
 	@mkdir -p $(DEPS) && touch $@
 
+# onnxruntime-node and pngjs (npm, no install scripts) for the README's
+# example that runs an exported classifier.onnx outside winnow.
+$(DEPS)/onnx-node.ok: tools/onnx-node-example/package-lock.json
+	npm ci --ignore-scripts --silent --prefix tools/onnx-node-example
+	@mkdir -p $(DEPS) && touch $@
+
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/winnow ./cmd/winnow
 
@@ -58,8 +64,9 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # The main job on built-in defaults: featurize the bundled images with the
-# default backbone (bad files are reported, not fatal), then replay active
-# learning on the labelled Fashion-MNIST sample and write an HTML report.
+# default backbone (bad files are reported, not fatal), replay active
+# learning on the labelled Fashion-MNIST sample and write an HTML report,
+# then build a labelling project on 3,000 Fashion-MNIST images and serve it.
 demo: build
 	@rm -rf demo-out && mkdir -p demo-out
 	bin/winnow featurize testdata/images -o demo-out/features.parquet --errors demo-out/errors.jsonl
