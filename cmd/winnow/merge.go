@@ -39,7 +39,7 @@ each problem (and the indexes to rerun) and writes nothing.`,
 			if rel, err := filepath.Rel(dir, out); err == nil && filepath.Dir(rel) == "." && shardLike(filepath.Base(out)) {
 				return exitError{code: 2, msg: fmt.Sprintf("-o %s would be taken for a shard of %s next time: write it elsewhere", out, dir)}
 			}
-			opt := featstore.MergeShardsOptions{Shard: imageset.Shard}
+			opt := featstore.MergeShardsOptions{Shard: imageset.Shard, Context: cmd.Context()}
 			if manifest != "" {
 				items, err := imageset.List(manifest)
 				if err != nil {

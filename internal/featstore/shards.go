@@ -2,6 +2,7 @@ package featstore
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,6 +45,9 @@ type MergeShardsOptions struct {
 	// Shard maps a path to its shard of n, to catch a part written with
 	// another N or another manifest; nil skips that check.
 	Shard func(path string, n int) int
+	// Context stops a long merge (millions of rows) between batches;
+	// nil never stops.
+	Context context.Context
 }
 
 // ShardError says why a shard folder cannot be merged; Problems names each
@@ -191,14 +195,49 @@ func MergeShards(dir, dst string, opt MergeShardsOptions) (Meta, int, error) {
 		return Meta{}, 0, bad
 	}
 
-	srcs := make([]string, len(present))
-	for k, i := range present {
-		srcs[k] = ShardFile(dir, i, n)
+	ctx := opt.Context
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	if err := Merge(dst, meta, srcs...); err != nil {
+	w, err := Create(dst, meta)
+	if err != nil {
+		return Meta{}, 0, err
+	}
+	defer w.Abort()
+	buf := make([]Row, 256)
+	for _, i := range present {
+		if err := copyRows(ctx, w, ShardFile(dir, i, n), buf); err != nil {
+			return Meta{}, 0, err
+		}
+	}
+	if err := w.Close(); err != nil {
 		return Meta{}, 0, err
 	}
 	return meta, len(owner), nil
+}
+
+// copyRows appends every row of src to w, checking ctx between batches.
+func copyRows(ctx context.Context, w *Writer, src string, buf []Row) error {
+	r, err := Open(src)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := r.ReadBatch(buf)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := w.Write(buf[:n]...); err != nil {
+			return err
+		}
+	}
 }
 
 func fileMissing(p string) bool {
