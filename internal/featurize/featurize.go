@@ -193,7 +193,10 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			d := decoder{ctx: ctx, budget: budget, cfg: &cfg, st: st, errs: errs, pool: &pool, bar: bar, tensor: ts, fill: imageio.MeanColor(ts)}
+			// Buffers a worker keeps outside the budget: as many in total as
+			// Workers decoders would keep, however many fetch workers run.
+			keep := keepDecodeBuffer * cfg.Workers / nworkers
+			d := decoder{ctx: ctx, budget: budget, cfg: &cfg, st: st, errs: errs, pool: &pool, bar: bar, tensor: ts, fill: imageio.MeanColor(ts), keep: keep}
 			for it := range work {
 				if dec, ok := d.prepare(it); ok {
 					select {
@@ -404,6 +407,7 @@ type decoder struct {
 	tensor imageio.TensorSpec
 	fill   [3]uint8        // the model's mean colour, for pad bars
 	dec    imageio.Decoder // reuses pixel buffers across images
+	keep   int             // largest pixel buffer dec keeps for the next image
 	fit    *imageio.RGB    // likewise
 }
 
@@ -482,7 +486,7 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 	if err == nil {
 		d.fit = imageio.Fit(d.fit, img, w, h2, d.cfg.Resize, d.fill)
 	}
-	d.dec.Trim(keepDecodeBuffer)
+	d.dec.Trim(d.keep)
 	if err != nil {
 		if d.ctx.Err() != nil {
 			return decoded{}, false // stopped while waiting for memory: not the file's fault
