@@ -417,10 +417,17 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 	var held int64
 	defer func() { d.budget.Release(held) }()
 	reserve := func(size int64) error {
-		if err := d.budget.Acquire(d.ctx, size); err != nil {
+		// A download of unknown length asks again as it grows. Waiting for
+		// more while holding what it has could deadlock two large
+		// downloads, so, as for the decode below, the share is given back
+		// and the total asked for at once.
+		total := held + size
+		d.budget.Release(held)
+		held = 0
+		if err := d.budget.Acquire(d.ctx, total); err != nil {
 			return err
 		}
-		held += size
+		held = total
 		return nil
 	}
 	var data []byte
