@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"os"
@@ -106,15 +105,7 @@ train, evaluate, simulate and select read the same labels without a file with
 			if len(rows) == 0 {
 				return fmt.Errorf("no image of %s is in a sub-folder: nothing to label (%d images directly under it)", root, loose)
 			}
-			if err := outfile.Write(out, func(w io.Writer) error {
-				cw := csv.NewWriter(w)
-				cw.Write([]string{"path", "label"})
-				for _, r := range rows {
-					cw.Write(r[:])
-				}
-				cw.Flush()
-				return cw.Error()
-			}); err != nil {
+			if err := outfile.Write(out, func(w io.Writer) error { return dataset.WriteLabels(w, rows) }); err != nil {
 				return err
 			}
 			stderr := cmd.ErrOrStderr()

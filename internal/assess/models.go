@@ -2,7 +2,6 @@ package assess
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"os"
@@ -280,15 +279,5 @@ func FitAndTest(ctx context.Context, p *project.Project, labels, test string, nT
 }
 
 func writeRows(name string, rows [][2]string) error {
-	return outfile.Write(name, func(w io.Writer) error {
-		cw := csv.NewWriter(w)
-		cw.Write([]string{"path", "label"})
-		for _, r := range rows {
-			if err := cw.Write(r[:]); err != nil {
-				return err
-			}
-		}
-		cw.Flush()
-		return cw.Error()
-	})
+	return outfile.Write(name, func(w io.Writer) error { return dataset.WriteLabels(w, rows) })
 }

@@ -472,3 +472,17 @@ func prefixFix(stored, missing []string) string {
 	}
 	return ""
 }
+
+// WriteLabels writes (path, label) rows as a labels CSV with the header
+// path,label: the file every verb's --labels reads.
+func WriteLabels(w io.Writer, rows [][2]string) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"path", "label"})
+	for _, r := range rows {
+		if err := cw.Write(r[:]); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -58,24 +58,9 @@ func (r ImportResult) String() string {
 // cannot be read, or gives one path two labels, imports nothing.
 func (p *Project) ImportLabels(ctx context.Context, file, labelColumn string, gold bool) (ImportResult, error) {
 	res := ImportResult{UnknownClasses: map[string]int{}}
-	if labelColumn == "" {
-		labelColumn = "label"
-	}
-	labels, err := dataset.ReadLabels(file, labelColumn)
+	labels, classes, byPath, err := p.readImport(ctx, file, labelColumn)
 	if err != nil {
 		return res, err
-	}
-	classes := map[string]bool{}
-	for _, c := range p.cfg.Classes {
-		classes[c.Name] = true
-	}
-	items, err := p.store.Items(ctx)
-	if err != nil {
-		return res, err
-	}
-	byPath := make(map[string]labelstore.Item, len(items))
-	for _, it := range items {
-		byPath[it.Path] = it
 	}
 	type update struct {
 		id          labelstore.ItemID
@@ -140,4 +125,29 @@ func goldToPractice(seed uint64, p string, share float64) bool {
 	h.Write([]byte(p))
 	u := binary.LittleEndian.Uint64(h.Sum(nil))
 	return float64(u>>11)/(1<<53) < share
+}
+
+// readImport reads a labels file to import, with what it is checked
+// against: the project's classes and its items by path.
+func (p *Project) readImport(ctx context.Context, file, labelColumn string) (*dataset.Labels, map[string]bool, map[string]labelstore.Item, error) {
+	if labelColumn == "" {
+		labelColumn = "label"
+	}
+	labels, err := dataset.ReadLabels(file, labelColumn)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	classes := map[string]bool{}
+	for _, c := range p.cfg.Classes {
+		classes[c.Name] = true
+	}
+	items, err := p.store.Items(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	byPath := make(map[string]labelstore.Item, len(items))
+	for _, it := range items {
+		byPath[it.Path] = it
+	}
+	return labels, classes, byPath, nil
 }

@@ -121,7 +121,7 @@ func (p *Project) trainAndEvaluate(ctx context.Context, n int, ds []labelstore.D
 		}
 	}
 	if err := writeAtomic(p.path(t.labelsRel), func(w io.Writer) error {
-		return writeLabels(w, rows)
+		return dataset.WriteLabels(w, rows)
 	}); err != nil {
 		return nil, err
 	}
@@ -188,18 +188,6 @@ func (p *Project) trainAndEvaluate(ctx context.Context, n int, ds []labelstore.D
 	return t, nil
 }
 
-func writeLabels(w io.Writer, rows [][2]string) error {
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"path", "label"})
-	for _, r := range rows {
-		if err := cw.Write(r[:]); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
 // evaluate scores the model on the gold test items, writes the HTML report
 // and records the metrics (also without test items, so the learning curve
 // shows every model).
@@ -226,7 +214,7 @@ func (p *Project) evaluate(ctx context.Context, n int, t *trained) (*labelstore.
 	}
 	if len(rows) > 0 {
 		testRel := fmt.Sprintf("%s/test-%d.csv", LabelsDir, n)
-		if err := writeAtomic(p.path(testRel), func(w io.Writer) error { return writeLabels(w, rows) }); err != nil {
+		if err := writeAtomic(p.path(testRel), func(w io.Writer) error { return dataset.WriteLabels(w, rows) }); err != nil {
 			return nil, err
 		}
 		set, err := dataset.LoadContext(ctx, p.path(FeaturesFile), p.path(testRel), dataset.Options{Classes: t.model.Model.Classes})

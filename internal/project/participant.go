@@ -5,7 +5,6 @@ import (
 	"path"
 	"strings"
 
-	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/labelstore"
 )
 
@@ -18,24 +17,9 @@ import (
 // that cannot be read, or gives one path two labels, imports nothing.
 func (p *Project) ImportParticipant(ctx context.Context, file, labelColumn, name string) (ImportResult, error) {
 	res := ImportResult{UnknownClasses: map[string]int{}}
-	if labelColumn == "" {
-		labelColumn = "label"
-	}
-	labels, err := dataset.ReadLabels(file, labelColumn)
+	labels, classes, byPath, err := p.readImport(ctx, file, labelColumn)
 	if err != nil {
 		return res, err
-	}
-	classes := map[string]bool{}
-	for _, c := range p.cfg.Classes {
-		classes[c.Name] = true
-	}
-	items, err := p.store.Items(ctx)
-	if err != nil {
-		return res, err
-	}
-	byPath := make(map[string]labelstore.Item, len(items))
-	for _, it := range items {
-		byPath[it.Path] = it
 	}
 	var answers []labelstore.ImportedAnswer
 	res.Rows = len(labels.Order)

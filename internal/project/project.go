@@ -16,7 +16,6 @@
 package project
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +26,7 @@ import (
 	"sync"
 
 	"github.com/winnowml/winnow/internal/labelstore"
+	"github.com/winnowml/winnow/internal/outfile"
 )
 
 // File and folder names inside a project.
@@ -193,41 +193,14 @@ func modelRel(n int) string  { return fmt.Sprintf("%s/round-%d.json", ModelsDir,
 func labelsRel(n int) string { return fmt.Sprintf("%s/round-%d.csv", LabelsDir, n) }
 func picksRel(n int) string  { return fmt.Sprintf("%s/round-%d.csv", PicksDir, n) }
 
-// writeAtomic writes a file so that it appears complete or not at all:
-// a temporary file in the same folder, fsynced, then renamed over path.
+// writeAtomic writes a file so that it appears complete or not at all
+// (outfile: temporary file, fsync, rename), creating its folder first.
 func writeAtomic(path string, write func(io.Writer) error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	bw := bufio.NewWriter(tmp)
-	err = write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err != nil {
+	if err := outfile.Write(path, write); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	// The rename is durable only once the folder is synced.
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
