@@ -83,7 +83,10 @@ node_rate=${rate[$CORES_PER_NODE]:-$(echo "${rate[1]} * $CORES_PER_NODE" | bc -l
   echo "|--:|--:|"
   for N in 1 10 50 100 500; do
     s=$(echo "$fixed + 1000000 / ($N * $node_rate)" | bc -l)
-    h=$(echo "$s / 3600" | bc -l)
-    printf '| %d | %.1f h (%.0f s) |\n' "$N" "$h" "$s"
+    if (($(echo "$s >= 3600" | bc -l))); then
+      printf '| %d | %.1f h |\n' "$N" "$(echo "$s / 3600" | bc -l)"
+    else
+      printf '| %d | %.0f min |\n' "$N" "$(echo "$s / 60" | bc -l)"
+    fi
   done
 } | tee "$OUT/results.md"
