@@ -60,6 +60,9 @@ an error.`,
 			); err != nil {
 				return err
 			}
+			if !(cfg.NoveltyShare >= 0 && cfg.NoveltyShare <= 1) {
+				return usageError("--novelty-share %v: must be a share of the batch, from 0 (none) to 1 (all)", cfg.NoveltyShare)
+			}
 			var excl []string
 			for _, e := range cfg.Exclude {
 				if e != dataset.Folders {
