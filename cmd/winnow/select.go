@@ -89,7 +89,7 @@ an error.`,
 	fl.BoolVar(&cfg.Balance, "balance", false, "pick n per predicted class")
 	fl.IntVar(&cfg.Candidates, "candidates", 10000, "coreset, badge: work on this many rows of highest entropy (0: all)")
 	fl.IntVar(&cfg.Members, "members", 5, "committee: number of bootstrap members")
-	fl.Float64Var(&cfg.NoveltyShare, "novelty-share", 0.25, "share of the batch given to the most novel images (unlike anything labelled; 0: none)")
+	fl.Float64Var(&cfg.NoveltyShare, "novelty-share", 0.25, "share of the batch given to the most novel images (unlike anything labelled; 0: none, and no novelty column)")
 	labels.register(fl, "CSV with path and label columns: never picked; committee and coreset use them")
 	fl.StringVar(&cfg.LabelledFeatures, "labelled-features", "", "features of the --labels rows (default: --features)")
 	fl.StringVar(&cfg.LabelColumn, "label-column", "label", "name of the label column of --labels (never a feature of a features CSV)")

@@ -202,7 +202,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		fmt.Fprintf(logw, "select: the pool has %d rows left, fewer than the %d asked for: selecting all of them\n", cands, want)
 	}
 	var mixed []mixedPick
-	if mf.Novelty != nil {
+	// --novelty-share 0 skips the second pass (and the column): on a huge
+	// pool its cost, reference rows x features per image, is the point.
+	if mf.Novelty != nil && (cfg.NoveltyShare > 0 || cfg.Strategy == "novelty") {
 		mixed, err = mixNovelty(ctx, cfg, mf, res, func(p string) bool { return exclude[p] != nil }, logw)
 		if err != nil {
 			return nil, err
