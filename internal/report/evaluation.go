@@ -92,8 +92,8 @@ func EvaluationHTMLWith(w io.Writer, title string, r metrics.Report, classes []s
 		Mistakes:  mistakes,
 		Unsure:    unsure,
 		CasesNote: casesNote,
-		Title: title,
-		N:     r.N,
+		Title:     title,
+		N:         r.N,
 		Cards: []card{
 			{"accuracy", fmtFloat(r.Accuracy, 3), "share of cases predicted right"},
 			{"macro F1", fmtFloat(r.MacroF1, 3), macroHint(r)},
