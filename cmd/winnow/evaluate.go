@@ -23,6 +23,7 @@ func newEvaluateCmd() *cobra.Command {
 	var target float64
 	var classTargets []string
 	var calibrate bool
+	var proj projectPaths
 	cmd := &cobra.Command{
 		Use:   "evaluate --model M --features F --labels L.csv",
 		Short: "Score a model on labelled features: accuracy, log loss, ROC AUC, confusion matrix",
@@ -46,6 +47,9 @@ a cut for the rows predicted as CLASS (its predictions right A of the time).`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := labels.check(); err != nil {
+				return err
+			}
+			if err := proj.fill(&features, &model); err != nil {
 				return err
 			}
 			in := files{}.add("--model", model).add("--features", features).add("--labels", labels.files()...)
@@ -170,7 +174,8 @@ a cut for the rows predicted as CLASS (its predictions right A of the time).`,
 	fl.Float64Var(&target, "target-accuracy", 0.95, "triage: report the confidence cut whose most confident rows reach this accuracy")
 	fl.StringSliceVar(&classTargets, "class-target", nil, "CLASS=ACCURACY: also the cut at which the predictions of CLASS reach this accuracy (repeatable)")
 	fl.BoolVar(&calibrate, "calibrate", false, "store the cut in the model file, for winnow classify --target-accuracy")
-	for _, name := range []string{"model", "features", "labels"} {
+	proj.addFlag(cmd)
+	for _, name := range []string{"labels"} {
 		cmd.MarkFlagRequired(name)
 	}
 	return cmd

@@ -15,6 +15,7 @@ import (
 func newPredictCmd() *cobra.Command {
 	var model, features, out, labelColumn string
 	var ignore []string
+	var proj projectPaths
 	cmd := &cobra.Command{
 		Use:   "predict --model M --features F -o preds.csv",
 		Short: "Predict the class of every image in a feature file",
@@ -28,6 +29,9 @@ feature columns are read by name, whatever order the file has them in; other
 columns (a class, an id) are not read.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := proj.fill(&features, &model); err != nil {
+				return err
+			}
 			if err := refuseOverwrite(files{}.add("--model", model).add("--features", features), files{}.add("-o", out)); err != nil {
 				return err
 			}
@@ -60,7 +64,8 @@ columns (a class, an id) are not read.`,
 	cmd.Flags().StringVarP(&out, "output", "o", "", "CSV file to write (required)")
 	cmd.Flags().StringVar(&labelColumn, "label-column", "label", "a label column in a features CSV: never a feature")
 	cmd.Flags().StringSliceVar(&ignore, "ignore-columns", nil, "columns of a features CSV that are not features")
-	for _, name := range []string{"model", "features", "output"} {
+	proj.addFlag(cmd)
+	for _, name := range []string{"output"} {
 		cmd.MarkFlagRequired(name)
 	}
 	return cmd

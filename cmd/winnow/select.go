@@ -17,6 +17,7 @@ func newSelectCmd() *cobra.Command {
 	for _, name := range query.Names() {
 		fmt.Fprintf(&describe, "  %-17s %s\n", name, query.Describe[name])
 	}
+	var proj projectPaths
 	cmd := &cobra.Command{
 		Use:   "select --model M --features POOL -n 8 -o next.csv",
 		Short: "Pick the images whose labels would help the model most",
@@ -52,6 +53,10 @@ an error.`,
 			if err := labels.check(); err != nil {
 				return err
 			}
+			if err := proj.fill(&cfg.Features, &cfg.Model); err != nil {
+				return err
+			}
+			cfg.Exclude = append(cfg.Exclude, proj.labelFiles()...)
 			cfg.LabelSources, cfg.Merge = labels.sources, labels.merge(nil)
 			if err := firstError(
 				intAtLeast("-n", cfg.N, 1),
@@ -94,7 +99,8 @@ an error.`,
 	fl.StringVar(&cfg.LabelledFeatures, "labelled-features", "", "features of the --labels rows (default: --features)")
 	fl.StringVar(&cfg.LabelColumn, "label-column", "label", "name of the label column of --labels (never a feature of a features CSV)")
 	fl.StringSliceVar(&cfg.Ignore, "ignore-columns", nil, "columns of a features CSV that are not features")
-	for _, name := range []string{"model", "features", "output"} {
+	proj.addFlag(cmd)
+	for _, name := range []string{"output"} {
 		cmd.MarkFlagRequired(name)
 	}
 	return cmd
