@@ -57,8 +57,7 @@ func (r ImportResult) String() string {
 // never test. Unknown paths and classes are counted, not fatal; a file that
 // cannot be read, or gives one path two labels, imports nothing.
 func (p *Project) ImportLabels(ctx context.Context, file, labelColumn string, gold bool) (ImportResult, error) {
-	res := ImportResult{UnknownClasses: map[string]int{}}
-	labels, classes, byPath, err := p.readImport(ctx, file, labelColumn)
+	res, rows, err := p.readImport(ctx, file, labelColumn)
 	if err != nil {
 		return res, err
 	}
@@ -67,36 +66,18 @@ func (p *Project) ImportLabels(ctx context.Context, file, labelColumn string, go
 		class, role string
 	}
 	var ups []update
-	res.Rows = len(labels.Order)
-	for _, pth := range labels.Order {
-		lab := labels.ByPath[pth]
-		it, ok := byPath[pth]
-		if !ok {
-			it, ok = byPath[path.Clean(strings.ReplaceAll(pth, `\`, "/"))]
-		}
-		switch {
-		case !ok:
-			res.UnknownPaths++
-			if len(res.UnknownPathNames) < 3 {
-				res.UnknownPathNames = append(res.UnknownPathNames, pth)
+	for _, r := range rows {
+		u := update{id: r.item.ID, class: r.class}
+		if gold {
+			u.role = labelstore.RoleTest
+			if goldToPractice(p.cfg.Seed, r.item.Path, p.cfg.Practice.Share) {
+				u.role = labelstore.RolePractice
+				res.Practice++
+			} else {
+				res.Test++
 			}
-		case lab == "":
-			res.Empty++
-		case !classes[lab]:
-			res.UnknownClasses[lab]++
-		default:
-			u := update{id: it.ID, class: lab}
-			if gold {
-				u.role = labelstore.RoleTest
-				if goldToPractice(p.cfg.Seed, it.Path, p.cfg.Practice.Share) {
-					u.role = labelstore.RolePractice
-					res.Practice++
-				} else {
-					res.Test++
-				}
-			}
-			ups = append(ups, u)
 		}
+		ups = append(ups, u)
 	}
 	if err := p.store.Import(ctx, toImports(ups, func(u update) labelstore.Import {
 		return labelstore.Import{Item: u.id, Class: u.class, Role: u.role}
@@ -127,15 +108,23 @@ func goldToPractice(seed uint64, p string, share float64) bool {
 	return float64(u>>11)/(1<<53) < share
 }
 
-// readImport reads a labels file to import, with what it is checked
-// against: the project's classes and its items by path.
-func (p *Project) readImport(ctx context.Context, file, labelColumn string) (*dataset.Labels, map[string]bool, map[string]labelstore.Item, error) {
+// importRow is a labels-file row that names a project item and class.
+type importRow struct {
+	item  labelstore.Item
+	class string
+}
+
+// readImport reads a labels file to import and matches it against the
+// project: rows naming an unknown path or class, or with no label, are
+// counted in the result, the others returned.
+func (p *Project) readImport(ctx context.Context, file, labelColumn string) (ImportResult, []importRow, error) {
+	res := ImportResult{UnknownClasses: map[string]int{}}
 	if labelColumn == "" {
 		labelColumn = "label"
 	}
 	labels, err := dataset.ReadLabels(file, labelColumn)
 	if err != nil {
-		return nil, nil, nil, err
+		return res, nil, err
 	}
 	classes := map[string]bool{}
 	for _, c := range p.cfg.Classes {
@@ -143,11 +132,33 @@ func (p *Project) readImport(ctx context.Context, file, labelColumn string) (*da
 	}
 	items, err := p.store.Items(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return res, nil, err
 	}
 	byPath := make(map[string]labelstore.Item, len(items))
 	for _, it := range items {
 		byPath[it.Path] = it
 	}
-	return labels, classes, byPath, nil
+	var rows []importRow
+	res.Rows = len(labels.Order)
+	for _, pth := range labels.Order {
+		lab := labels.ByPath[pth]
+		it, ok := byPath[pth]
+		if !ok {
+			it, ok = byPath[path.Clean(strings.ReplaceAll(pth, `\`, "/"))]
+		}
+		switch {
+		case !ok:
+			res.UnknownPaths++
+			if len(res.UnknownPathNames) < 3 {
+				res.UnknownPathNames = append(res.UnknownPathNames, pth)
+			}
+		case lab == "":
+			res.Empty++
+		case !classes[lab]:
+			res.UnknownClasses[lab]++
+		default:
+			rows = append(rows, importRow{it, lab})
+		}
+	}
+	return res, rows, nil
 }

@@ -2,8 +2,6 @@ package project
 
 import (
 	"context"
-	"path"
-	"strings"
 
 	"github.com/winnowml/winnow/internal/labelstore"
 )
@@ -16,32 +14,13 @@ import (
 // classes and empty labels are counted in the result, not fatal; a file
 // that cannot be read, or gives one path two labels, imports nothing.
 func (p *Project) ImportParticipant(ctx context.Context, file, labelColumn, name string) (ImportResult, error) {
-	res := ImportResult{UnknownClasses: map[string]int{}}
-	labels, classes, byPath, err := p.readImport(ctx, file, labelColumn)
+	res, rows, err := p.readImport(ctx, file, labelColumn)
 	if err != nil {
 		return res, err
 	}
 	var answers []labelstore.ImportedAnswer
-	res.Rows = len(labels.Order)
-	for _, pth := range labels.Order {
-		lab := labels.ByPath[pth]
-		it, ok := byPath[pth]
-		if !ok {
-			it, ok = byPath[path.Clean(strings.ReplaceAll(pth, `\`, "/"))]
-		}
-		switch {
-		case !ok:
-			res.UnknownPaths++
-			if len(res.UnknownPathNames) < 3 {
-				res.UnknownPathNames = append(res.UnknownPathNames, pth)
-			}
-		case lab == "":
-			res.Empty++
-		case !classes[lab]:
-			res.UnknownClasses[lab]++
-		default:
-			answers = append(answers, labelstore.ImportedAnswer{Item: it.ID, Class: lab})
-		}
+	for _, r := range rows {
+		answers = append(answers, labelstore.ImportedAnswer{Item: r.item.ID, Class: r.class})
 	}
 	if len(answers) == 0 {
 		return res, nil
