@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"maps"
@@ -16,12 +15,10 @@ import (
 	"github.com/winnowml/winnow/internal/classifier"
 	"github.com/winnowml/winnow/internal/classify"
 	"github.com/winnowml/winnow/internal/dataset"
-	"github.com/winnowml/winnow/internal/featstore"
 	"github.com/winnowml/winnow/internal/featurize"
 	"github.com/winnowml/winnow/internal/imageio"
 	"github.com/winnowml/winnow/internal/imageset"
 	"github.com/winnowml/winnow/internal/outfile"
-	"github.com/winnowml/winnow/internal/progress"
 )
 
 type classifyFlags struct {
@@ -193,39 +190,12 @@ func runClassify(cmd *cobra.Command, g *globals, f *classifyFlags, source string
 	}()
 
 	stderr := cmd.ErrOrStderr()
-	var errw io.Writer = &stderrErrors{w: stderr}
-	var errFile *outfile.Temp
-	var errBuf *bufio.Writer
-	if f.errors != "" {
-		if errFile, err = outfile.Create(f.errors); err != nil {
-			return err
-		}
-		defer errFile.Abort()
-		errBuf = bufio.NewWriter(errFile)
-		errw = errBuf
-	}
-	pmode := progress.Auto
-	if f.quiet {
-		pmode = progress.Quiet
-	}
-	sum, runErr := featurize.Run(cmd.Context(), items, f.cache, featurize.Config{
+	sum, err := runFeatures(cmd, "classify: features", items, f.cache, f.errors, f.quiet, featurize.Config{
 		Model: model, Resize: bb.Resize, Batch: f.batch, Workers: f.workers, MaxPixels: f.maxPixels, MaxMemory: maxMemory,
-		ChunkRows: f.checkpointRows, Errors: errw, Log: stderr, Progress: pmode, Version: version, Abandon: true,
-	})
-	fmt.Fprintf(stderr, "classify: features: %s\n", sum)
-	if runErr == nil && errFile != nil {
-		if runErr = errBuf.Flush(); runErr == nil {
-			runErr = errFile.Commit()
-		}
-	}
-	if runErr != nil {
-		if cmd.Context().Err() != nil {
-			if parts, _ := featstore.Parts(f.cache); len(parts) > 0 {
-				return fmt.Errorf("interrupted; finished chunks are kept in %s, run the same command again to resume", featstore.PartsDir(f.cache))
-			}
-			return fmt.Errorf("interrupted before any chunk was finished; %s was not written", f.out)
-		}
-		return runErr
+		ChunkRows: f.checkpointRows,
+	}, nil)
+	if err != nil {
+		return err
 	}
 	if sum.Succeeded() == 0 {
 		return exitError{code: 1, msg: "no image could be featurized"}

@@ -238,50 +238,22 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 	}()
 
 	stderr := cmd.ErrOrStderr()
-	var errw io.Writer = &stderrErrors{w: stderr, tty: progress.IsTerminal(stderr)}
-	var errFile *outfile.Temp
-	var errBuf *bufio.Writer
-	if f.errors != "" {
-		// Like every output, the errors file appears only when the run
-		// completes; a resumed run retries the failed files and lists them again.
-		if errFile, err = outfile.Create(f.errors); err != nil {
-			return err
-		}
-		defer errFile.Abort()
-		errBuf = bufio.NewWriter(errFile)
-		errw = errBuf
-	}
-	pmode := progress.Auto
-	if f.quiet {
-		pmode = progress.Quiet
-	}
-	sum, runErr := featurize.Run(cmd.Context(), items, f.out, featurize.Config{
+	sum, runErr := runFeatures(cmd, "featurize", items, f.out, f.errors, f.quiet, featurize.Config{
 		Model: model, Resize: mode, Batch: f.batch, Workers: f.workers, MaxPixels: f.maxPixels, MaxMemory: maxMemory,
-		ChunkRows: f.checkpointRows, Errors: errw, Log: stderr, Progress: pmode, Version: version, Abandon: true,
-		Fetcher: fetch.New(fetch.Config{Concurrency: f.fetchConcurrency, Timeout: f.fetchTimeout, Retries: retries(f.fetchRetries)}),
+		ChunkRows: f.checkpointRows,
+		Fetcher:   fetch.New(fetch.Config{Concurrency: f.fetchConcurrency, Timeout: f.fetchTimeout, Retries: retries(f.fetchRetries)}),
+	}, func(sum featurize.Summary) error {
+		if shard != nil && sum.OK+sum.Duplicates+sum.Resumed == 0 {
+			// A shard with no image (or none readable) still says so with a
+			// file, or merge could not tell it from a shard never run.
+			return writeEmpty(f.out, (&featurize.Config{Model: model, Resize: mode, Version: version}).Meta())
+		}
+		return nil
 	})
-	if runErr == nil && shard != nil && sum.OK+sum.Duplicates+sum.Resumed == 0 {
-		// A shard with no image (or none readable) still says so with a
-		// file, or merge could not tell it from a shard never run.
-		runErr = writeEmpty(f.out, (&featurize.Config{Model: model, Resize: mode, Version: version}).Meta())
-	}
-	fmt.Fprintf(stderr, "featurize: %s\n", sum)
 	if sum.Repeated > 0 {
 		fmt.Fprintf(stderr, "featurize: %d paths were listed more than once; each got one row\n", sum.Repeated)
 	}
-	if runErr == nil && errFile != nil {
-		runErr = errBuf.Flush()
-		if runErr == nil {
-			runErr = errFile.Commit()
-		}
-	}
 	if runErr != nil {
-		if cmd.Context().Err() != nil {
-			if parts, _ := featstore.Parts(f.out); len(parts) > 0 {
-				return fmt.Errorf("interrupted; finished chunks are kept in %s, run the same command again to resume", featstore.PartsDir(f.out))
-			}
-			return fmt.Errorf("interrupted before any chunk was finished; %s was not written", f.out)
-		}
 		return runErr
 	}
 	if sum.Failed > 0 && f.errors != "" {
@@ -340,6 +312,49 @@ func refuseOverwriteImages(items []imageset.Item, outs files) error {
 		}
 	}
 	return nil
+}
+
+// runFeatures is what featurize and classify share around featurize.Run:
+// the errors file (like every output, it appears only when the run
+// completes; a resumed run retries the failed files and lists them again),
+// the progress mode, the summary line, and what an interruption left
+// behind. done runs after a successful run, before the errors file commits.
+func runFeatures(cmd *cobra.Command, verb string, items []imageset.Item, out, errorsPath string, quiet bool,
+	cfg featurize.Config, done func(featurize.Summary) error) (featurize.Summary, error) {
+	stderr := cmd.ErrOrStderr()
+	var errw io.Writer = &stderrErrors{w: stderr, tty: progress.IsTerminal(stderr)}
+	var errFile *outfile.Temp
+	var errBuf *bufio.Writer
+	if errorsPath != "" {
+		var err error
+		if errFile, err = outfile.Create(errorsPath); err != nil {
+			return featurize.Summary{}, err
+		}
+		defer errFile.Abort()
+		errBuf = bufio.NewWriter(errFile)
+		errw = errBuf
+	}
+	cfg.Errors, cfg.Log, cfg.Progress, cfg.Version, cfg.Abandon = errw, stderr, progress.Auto, version, true
+	if quiet {
+		cfg.Progress = progress.Quiet
+	}
+	sum, err := featurize.Run(cmd.Context(), items, out, cfg)
+	if err == nil && done != nil {
+		err = done(sum)
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", verb, sum)
+	if err == nil && errFile != nil {
+		if err = errBuf.Flush(); err == nil {
+			err = errFile.Commit()
+		}
+	}
+	if err != nil && cmd.Context().Err() != nil {
+		if parts, _ := featstore.Parts(out); len(parts) > 0 {
+			return sum, fmt.Errorf("interrupted; finished chunks are kept in %s, run the same command again to resume", featstore.PartsDir(out))
+		}
+		return sum, fmt.Errorf("interrupted before any chunk was finished; %s was not written", out)
+	}
+	return sum, err
 }
 
 // stderrErrors turns the JSON error records into readable lines when no
