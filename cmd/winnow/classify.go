@@ -16,7 +16,6 @@ import (
 	"github.com/winnowml/winnow/internal/classify"
 	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/featurize"
-	"github.com/winnowml/winnow/internal/imageio"
 	"github.com/winnowml/winnow/internal/imageset"
 	"github.com/winnowml/winnow/internal/outfile"
 )
@@ -92,18 +91,8 @@ lowest confidence at which that class's predictions are right A2 of the time.`,
 
 func runClassify(cmd *cobra.Command, g *globals, f *classifyFlags, source string) error {
 	set := cmd.Flags().Changed
-	maxMemory, err := parseBytes(f.maxMemory)
+	maxMemory, err := checkRunFlags(f.batch, f.threads, f.workers, f.checkpointRows, f.maxPixels, f.maxMemory)
 	if err != nil {
-		return usageError("--max-memory %q: %v", f.maxMemory, err)
-	}
-	if err := firstError(
-		intAtLeast("--batch", f.batch, 1),
-		intAtLeast("--threads", f.threads, 1),
-		intAtLeast("--workers", f.workers, 1),
-		intAtLeast("--checkpoint-rows", f.checkpointRows, 1),
-		int64Between("--max-pixels", f.maxPixels, 1, imageio.HardMaxPixels),
-		int64Between("--max-memory", maxMemory, 16<<20, 1<<50),
-	); err != nil {
 		return err
 	}
 	switch {

@@ -174,18 +174,8 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 			f.errors = featstore.ShardErrorsFile(dir, s.index, s.count)
 		}
 	}
-	maxMemory, err := parseBytes(f.maxMemory)
+	maxMemory, err := checkRunFlags(f.batch, f.threads, f.workers, f.checkpointRows, f.maxPixels, f.maxMemory)
 	if err != nil {
-		return usageError("--max-memory %q: %v", f.maxMemory, err)
-	}
-	if err := firstError(
-		intAtLeast("--batch", f.batch, 1),
-		intAtLeast("--threads", f.threads, 1),
-		intAtLeast("--workers", f.workers, 1),
-		intAtLeast("--checkpoint-rows", f.checkpointRows, 1),
-		int64Between("--max-pixels", f.maxPixels, 1, imageio.HardMaxPixels),
-		int64Between("--max-memory", maxMemory, 16<<20, 1<<50),
-	); err != nil {
 		return err
 	}
 	mode, err := imageio.ParseResizeMode(f.resize)
@@ -312,6 +302,23 @@ func refuseOverwriteImages(items []imageset.Item, outs files) error {
 		}
 	}
 	return nil
+}
+
+// checkRunFlags validates the flags featurize and classify share, before
+// any work, and returns --max-memory in bytes.
+func checkRunFlags(batch, threads, workers, checkpointRows int, maxPixels int64, maxMemoryFlag string) (int64, error) {
+	maxMemory, err := parseBytes(maxMemoryFlag)
+	if err != nil {
+		return 0, usageError("--max-memory %q: %v", maxMemoryFlag, err)
+	}
+	return maxMemory, firstError(
+		intAtLeast("--batch", batch, 1),
+		intAtLeast("--threads", threads, 1),
+		intAtLeast("--workers", workers, 1),
+		intAtLeast("--checkpoint-rows", checkpointRows, 1),
+		int64Between("--max-pixels", maxPixels, 1, imageio.HardMaxPixels),
+		int64Between("--max-memory", maxMemory, 16<<20, 1<<50),
+	)
 }
 
 // runFeatures is what featurize and classify share around featurize.Run:

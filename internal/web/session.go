@@ -106,18 +106,8 @@ func (s *Server) participant(h func(http.ResponseWriter, *http.Request, *labelst
 			s.fail(w, r, http.StatusForbidden, "Your session has ended. Open the start page to begin again.")
 			return
 		}
-		if r.Method == http.MethodPost {
-			if !s.parseForm(w, r) {
-				return
-			}
-			tok := r.Header.Get(csrfHeader)
-			if tok == "" {
-				tok = r.PostForm.Get("csrf")
-			}
-			if !same(tok, sess.CSRF) {
-				s.fail(w, r, http.StatusForbidden, "This form has expired. Go back, reload the page and try again.")
-				return
-			}
+		if r.Method == http.MethodPost && !s.checkCSRF(w, r, sess.CSRF) {
+			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), sessionKey, sess)), sess)
 	}
@@ -199,19 +189,27 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 			s.fail(w, r, http.StatusForbidden, "The admin pages need the admin URL that `winnow serve` printed.")
 			return
 		}
-		if r.Method == http.MethodPost {
-			if !s.parseForm(w, r) {
-				return
-			}
-			tok := r.Header.Get(csrfHeader)
-			if tok == "" {
-				tok = r.PostForm.Get("csrf")
-			}
-			if !same(tok, s.adminCSRF) {
-				s.fail(w, r, http.StatusForbidden, "This form has expired. Go back, reload the page and try again.")
-				return
-			}
+		if r.Method == http.MethodPost && !s.checkCSRF(w, r, s.adminCSRF) {
+			return
 		}
 		h(w, r)
 	}
+}
+
+// checkCSRF parses a POST's form and compares its token (the header a
+// fetch sends, else the form field) with want in constant time; on a
+// mismatch it answers 403 and returns false.
+func (s *Server) checkCSRF(w http.ResponseWriter, r *http.Request, want string) bool {
+	if !s.parseForm(w, r) {
+		return false
+	}
+	tok := r.Header.Get(csrfHeader)
+	if tok == "" {
+		tok = r.PostForm.Get("csrf")
+	}
+	if !same(tok, want) {
+		s.fail(w, r, http.StatusForbidden, "This form has expired. Go back, reload the page and try again.")
+		return false
+	}
+	return true
 }
