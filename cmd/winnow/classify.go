@@ -78,8 +78,8 @@ lowest confidence at which that class's predictions are right A2 of the time.`,
 	fl.BoolVar(&f.strict, "strict", false, "exit with status 1 if any file was skipped")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output (the final summary is still printed)")
 	fl.IntVar(&f.batch, "batch", 32, "images per inference call")
-	fl.IntVar(&f.threads, "threads", runtime.NumCPU(), "ONNX Runtime intra-op threads")
-	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "image decoding goroutines")
+	fl.IntVar(&f.threads, "threads", runtime.NumCPU(), "threads decoding and inference keep busy together: up to 4 batches run at once, one ONNX Runtime thread each, and decoders take whichever threads are free")
+	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "image decoding goroutines (they share --threads with inference; more than --threads only helps when reading is slow)")
 	fl.IntVar(&f.checkpointRows, "checkpoint-rows", 4096, "make progress durable every this many rows (and every 30 s)")
 	fl.Int64Var(&f.maxPixels, "max-pixels", 100_000_000, "skip images whose header claims more pixels than this")
 	fl.StringVar(&f.maxMemory, "max-memory", "1GiB", "memory for decodes in flight together (e.g. 512MiB, 2GiB)")
@@ -166,7 +166,7 @@ func runClassify(cmd *cobra.Command, g *globals, f *classifyFlags, source string
 	if err := backbone.Init(g.ortLib); err != nil {
 		return err
 	}
-	model, err := backbone.OpenData(bb.Data, bb.Where, bb.Spec, backbone.Options{Threads: f.threads})
+	model, err := backbone.OpenData(bb.Data, bb.Where, bb.Spec, featurize.ModelOptions(f.threads))
 	if err != nil {
 		return err
 	}
@@ -180,7 +180,7 @@ func runClassify(cmd *cobra.Command, g *globals, f *classifyFlags, source string
 
 	stderr := cmd.ErrOrStderr()
 	sum, err := runFeatures(cmd, "classify: features", items, f.cache, f.errors, f.quiet, featurize.Config{
-		Model: model, Resize: bb.Resize, Batch: f.batch, Workers: f.workers, MaxPixels: f.maxPixels, MaxMemory: maxMemory,
+		Model: model, Resize: bb.Resize, Batch: f.batch, Workers: f.workers, Threads: f.threads, MaxPixels: f.maxPixels, MaxMemory: maxMemory,
 		ChunkRows: f.checkpointRows,
 	}, nil)
 	if err != nil {

@@ -85,8 +85,8 @@ sha256 are skipped, and a killed run loses at most its last few seconds.`,
 	fl.StringVarP(&f.out, "output", "o", "", "Parquet file to write (required); an existing one is resumed")
 	fl.StringVar(&f.model, "model", backbone.DefaultName(), "backbone `NAME|FILE`: a built-in name (see winnow backbone list) or an ONNX file with its sidecar FILE.json")
 	fl.IntVar(&f.batch, "batch", 32, "images per inference call")
-	fl.IntVar(&f.threads, "threads", runtime.NumCPU(), "ONNX Runtime intra-op threads")
-	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "image decoding goroutines")
+	fl.IntVar(&f.threads, "threads", runtime.NumCPU(), "threads decoding and inference keep busy together: up to 4 batches run at once, one ONNX Runtime thread each, and decoders take whichever threads are free")
+	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "image decoding goroutines (they share --threads with inference; more than --threads only helps when reading is slow)")
 	fl.StringVar(&f.resize, "resize", "pad", "fit images to the model input: pad (keep aspect, pad with the mean colour), crop (centre crop), stretch")
 	fl.StringVar(&f.errors, "errors", "", "write skipped files as JSON lines {\"path\",\"error\",\"kind\"} to this file (default: stderr)")
 	fl.BoolVar(&f.strict, "strict", false, "exit with status 1 if any file was skipped")
@@ -215,7 +215,7 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 	if err := backbone.Init(g.ortLib); err != nil {
 		return err
 	}
-	model, err := backbone.OpenData(data, where, spec, backbone.Options{Threads: f.threads})
+	model, err := backbone.OpenData(data, where, spec, featurize.ModelOptions(f.threads))
 	if err != nil {
 		return err
 	}
@@ -229,7 +229,7 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 
 	stderr := cmd.ErrOrStderr()
 	sum, runErr := runFeatures(cmd, "featurize", items, f.out, f.errors, f.quiet, featurize.Config{
-		Model: model, Resize: mode, Batch: f.batch, Workers: f.workers, MaxPixels: f.maxPixels, MaxMemory: maxMemory,
+		Model: model, Resize: mode, Batch: f.batch, Workers: f.workers, Threads: f.threads, MaxPixels: f.maxPixels, MaxMemory: maxMemory,
 		ChunkRows: f.checkpointRows,
 		Fetcher:   fetch.New(fetch.Config{Concurrency: f.fetchConcurrency, Timeout: f.fetchTimeout, Retries: retries(f.fetchRetries)}),
 	}, func(sum featurize.Summary) error {

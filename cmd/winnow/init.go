@@ -104,7 +104,7 @@ winnow status DIR, winnow import-labels DIR FILE.csv.`,
 	fl.StringVar(&opt.Strategy, "strategy", "entropy", "selection strategy: one of "+strings.Join(query.Names(), ", "))
 	fl.IntVar(&opt.Batch, "batch", 20, "images per round")
 	fl.Uint64Var(&seed, "seed", 1, "seed for the gold split, ties and random picks")
-	fl.IntVar(&opt.Threads, "threads", 0, "ONNX Runtime intra-op threads (default: all cores)")
+	fl.IntVar(&opt.Threads, "threads", 0, "threads featurizing uses for decoding and inference together (default: all cores)")
 	fl.IntVar(&opt.Workers, "workers", 0, "image decoding goroutines (default: all cores)")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
 	cmd.MarkFlagRequired("images")

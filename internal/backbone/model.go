@@ -2,24 +2,27 @@ package backbone
 
 import (
 	"crypto/sha256"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
 
 // Model is an ONNX backbone ready to turn batches of image tensors into
-// feature vectors. It is not safe for concurrent Run calls; featurize runs one
-// inference loop and lets ONNX Runtime use the intra-op threads.
+// feature vectors. Run is safe for concurrent use (see Options.Sessions).
 type Model struct {
 	Spec   Spec
 	Path   string
 	SHA256 string // hex digest of the .onnx file: the backbone's identity in feature files
 
-	session  *ort.DynamicAdvancedSession
+	sessions []*ort.DynamicAdvancedSession
+	free     chan *ort.DynamicAdvancedSession // sessions not running a call
+	mu       sync.Mutex                       // guards dim
 	inShape  []int64 // per-image input shape without the batch dimension
 	maxBatch int     // 0 = any; >0 when the graph fixes the batch dimension
 	dim      int     // features per image, known after the first Run when the graph leaves it dynamic
@@ -27,7 +30,13 @@ type Model struct {
 
 // Options tune the ONNX Runtime session.
 type Options struct {
-	Threads int // intra-op threads; 0 lets ONNX Runtime choose
+	Threads int // intra-op threads of a session; 0 lets ONNX Runtime choose
+	// Sessions is how many sessions to open (default 1). Run is safe for
+	// concurrent use either way; with one session concurrent calls share
+	// its intra-op thread pool, which is only right when Threads is 1
+	// (each call then runs on its caller's thread). Callers that run
+	// several multi-threaded calls at once open one session per call.
+	Sessions int
 }
 
 // Open loads an ONNX model file and checks spec against the graph's
@@ -105,9 +114,16 @@ func OpenData(data []byte, path string, spec Spec, opt Options) (*Model, error) 
 			return nil, err
 		}
 	}
-	m.session, err = ort.NewDynamicAdvancedSessionWithONNXData(data, []string{in.Name}, []string{out.Name}, so)
-	if err != nil {
-		return nil, fmt.Errorf("%s: creating ONNX Runtime session: %w", path, err)
+	n := max(opt.Sessions, 1)
+	m.free = make(chan *ort.DynamicAdvancedSession, n)
+	for range n {
+		s, err := ort.NewDynamicAdvancedSessionWithONNXData(data, []string{in.Name}, []string{out.Name}, so)
+		if err != nil {
+			m.Close()
+			return nil, fmt.Errorf("%s: creating ONNX Runtime session: %w", path, err)
+		}
+		m.sessions = append(m.sessions, s)
+		m.free <- s
 	}
 	return m, nil
 }
@@ -159,7 +175,11 @@ func (m *Model) MaxBatch() int { return m.maxBatch }
 
 // Dim is the feature dimension, or 0 if the graph leaves it dynamic and no
 // batch has run yet.
-func (m *Model) Dim() int { return m.dim }
+func (m *Model) Dim() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dim
+}
 
 // InputLen is the number of float32 values of one image's input tensor.
 func (m *Model) InputLen() int { return int(m.inShape[0] * m.inShape[1] * m.inShape[2]) }
@@ -177,7 +197,17 @@ func (m *Model) Run(dst, input []float32, n int) ([]float32, error) {
 	}
 	defer t.Destroy()
 	outs := []ort.Value{nil}
-	if err := m.session.Run([]ort.Value{t}, outs); err != nil {
+	// With one session, concurrent calls share it (ONNX Runtime allows
+	// that); with several, each call takes a free one.
+	s := <-m.free
+	if len(m.sessions) == 1 {
+		m.free <- s
+	}
+	err = s.Run([]ort.Value{t}, outs)
+	if len(m.sessions) > 1 {
+		m.free <- s
+	}
+	if err != nil {
 		return dst, fmt.Errorf("backbone %s: %w", m.Spec.Name, err)
 	}
 	defer outs[0].Destroy()
@@ -190,19 +220,24 @@ func (m *Model) Run(dst, input []float32, n int) ([]float32, error) {
 		return dst, fmt.Errorf("backbone %s: output has %d values for %d images", m.Spec.Name, len(data), n)
 	}
 	dim := len(data) / n
-	if m.dim != 0 && dim != m.dim {
-		return dst, fmt.Errorf("backbone %s: output has %d values per image, want %d", m.Spec.Name, dim, m.dim)
+	m.mu.Lock()
+	want := m.dim
+	if want == 0 {
+		m.dim = dim
 	}
-	m.dim = dim
+	m.mu.Unlock()
+	if want != 0 && dim != want {
+		return dst, fmt.Errorf("backbone %s: output has %d values per image, want %d", m.Spec.Name, dim, want)
+	}
 	return append(dst, data...), nil
 }
 
-// Close releases the session.
+// Close releases the sessions. No Run may be in flight.
 func (m *Model) Close() error {
-	if m.session == nil {
-		return nil
+	var errs []error
+	for _, s := range m.sessions {
+		errs = append(errs, s.Destroy())
 	}
-	err := m.session.Destroy()
-	m.session = nil
-	return err
+	m.sessions = nil
+	return errors.Join(errs...)
 }

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,10 +36,14 @@ import (
 
 // Config holds everything a run needs besides its inputs and output.
 type Config struct {
-	Model     *backbone.Model
-	Resize    imageio.ResizeMode
-	Batch     int   // images per inference call
-	Workers   int   // decoding goroutines
+	Model   *backbone.Model
+	Resize  imageio.ResizeMode
+	Batch   int // images per inference call
+	Workers int // decoding goroutines
+	// Threads is the number of threads decoding and inference keep busy
+	// together (0: no limit, one inference call at a time). Model must be
+	// opened with ModelOptions(Threads). See Layout.
+	Threads   int
 	MaxPixels int64 // reject images whose header claims more pixels
 	MaxBytes  int64 // reject files larger than this without reading them
 	// MaxMemory is the budget for decodes in flight (imageio.Budget):
@@ -109,6 +114,7 @@ func (c *Config) defaults() {
 	if c.Workers <= 0 {
 		c.Workers = 2
 	}
+
 	if c.MaxBytes <= 0 {
 		c.MaxBytes = 1 << 30
 	}
@@ -171,6 +177,8 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 		defer debug.SetMemoryLimit(prev)
 	}
 	budget := imageio.NewBudget(cfg.MaxMemory)
+	cpu := newSlots(cfg.Threads)
+	nlanes, laneThreads := Layout(cfg.Threads)
 	bar := progress.New(cfg.Log, cfg.Progress, "featurize", len(items))
 	defer bar.Finish()
 
@@ -196,7 +204,7 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 			// Buffers a worker keeps outside the budget: as many in total as
 			// Workers decoders would keep, however many fetch workers run.
 			keep := keepDecodeBuffer * cfg.Workers / nworkers
-			d := decoder{ctx: ctx, budget: budget, cfg: &cfg, st: st, errs: errs, pool: &pool, bar: bar, tensor: ts, fill: imageio.MeanColor(ts), keep: keep}
+			d := decoder{ctx: ctx, budget: budget, cpu: cpu, cfg: &cfg, st: st, errs: errs, pool: &pool, bar: bar, tensor: ts, fill: imageio.MeanColor(ts), keep: keep}
 			for it := range work {
 				if dec, ok := d.prepare(it); ok {
 					select {
@@ -220,10 +228,20 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 	}()
 	go func() { workers.Wait(); close(ready) }()
 
-	infer := inferer{cfg: &cfg, st: st, chunks: chunks, pool: &pool, bar: bar, errs: errs, ctx: ctx,
-		input: make([]float32, 0, cfg.Batch*cfg.Model.InputLen())}
-	runErr := infer.loop(ctx, ready)
-	if runErr != nil && !infer.abandoned {
+	infer := inferer{cfg: &cfg, st: st, chunks: chunks, pool: &pool, bar: bar, errs: errs, ctx: ctx, cpu: cpu, threads: laneThreads}
+	lanes := make([]error, nlanes)
+	var wg sync.WaitGroup
+	for i := range lanes {
+		l := &lane{inferer: &infer, input: make([]float32, 0, cfg.Batch*cfg.Model.InputLen())}
+		wg.Go(func() {
+			if lanes[i] = l.loop(ctx, ready); lanes[i] != nil {
+				cancel() // the other lanes and the decoders stop too
+			}
+		})
+	}
+	wg.Wait()
+	runErr := firstError(ctx, lanes)
+	if runErr != nil && !infer.abandoned.Load() {
 		cancel()
 		for range ready { // let the workers finish so nothing writes after we return
 		}
@@ -398,6 +416,7 @@ func firstNonFinite(v []float32) int {
 type decoder struct {
 	ctx    context.Context
 	budget *imageio.Budget
+	cpu    *slots
 	cfg    *Config
 	st     *state
 	errs   *errorLog
@@ -443,6 +462,16 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 		}
 		return decoded{}, false
 	}
+	// From here on the work is CPU: hashing, decoding, resizing, packing.
+	if err := d.cpu.acquire(d.ctx, 1); err != nil {
+		return decoded{}, false
+	}
+	cpuHeld := true
+	defer func() {
+		if cpuHeld {
+			d.cpu.release(1)
+		}
+	}()
 	h := sha256.Sum256(data)
 	sha := hex.EncodeToString(h[:])
 
@@ -483,10 +512,17 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 		total := n + int64(len(data))
 		d.budget.Release(held)
 		held = 0
+		// Nor may a decode waiting for memory keep a CPU slot from others.
+		d.cpu.release(1)
+		cpuHeld = false
 		if err := d.budget.Acquire(d.ctx, total); err != nil {
 			return err
 		}
 		held = total
+		if err := d.cpu.acquire(d.ctx, 1); err != nil {
+			return err
+		}
+		cpuHeld = true
 		return nil
 	}
 	img, info, err := d.dec.Decode(data, imageio.DecodeOptions{MaxPixels: d.cfg.MaxPixels, MinW: w, MinH: h2, Reserve: reserveDecode})
@@ -590,24 +626,34 @@ func notRegular(path string, m os.FileMode) error {
 	return fmt.Errorf("%w: a %s", ErrNotRegular, what)
 }
 
-// inferer owns the backbone: it batches decoded images, runs them and
-// writes the rows.
+// inferer owns the backbone and the output: its lanes batch decoded images,
+// run them and write the rows.
 type inferer struct {
-	cfg    *Config
-	st     *state
-	chunks *chunker
-	pool   *sync.Pool
-	bar    *progress.Bar
-	errs   *errorLog
-	ctx    context.Context
+	cfg  *Config
+	st   *state
+	pool *sync.Pool
+	errs *errorLog
+	ctx  context.Context
+	cpu  *slots
+	// threads: ONNX Runtime threads of one call, the slots it takes.
+	threads int
+	mu      sync.Mutex // guards chunks and the order of rows and progress
+	chunks  *chunker
+	bar     *progress.Bar
 	// abandoned: an inference call was left running (Config.Abandon).
-	abandoned bool
-	input     []float32
-	batch     []decoded
-	feats     []float32
+	abandoned atomic.Bool
 }
 
-func (f *inferer) loop(ctx context.Context, ready <-chan decoded) error {
+// lane is one inference call's worth of buffers; Layout says how many run
+// at once.
+type lane struct {
+	*inferer
+	input []float32
+	batch []decoded
+	feats []float32
+}
+
+func (f *lane) loop(ctx context.Context, ready <-chan decoded) error {
 	for {
 		var d decoded
 		var ok bool
@@ -630,7 +676,10 @@ func (f *inferer) loop(ctx context.Context, ready <-chan decoded) error {
 		if !ok {
 			return nil
 		}
-		if err := f.chunks.maybeRotate(); err != nil {
+		f.mu.Lock()
+		err := f.chunks.maybeRotate()
+		f.mu.Unlock()
+		if err != nil {
 			return err
 		}
 		if ctx.Err() != nil {
@@ -639,41 +688,70 @@ func (f *inferer) loop(ctx context.Context, ready <-chan decoded) error {
 	}
 }
 
-func (f *inferer) run() error {
+// firstError is the error that ended the run: a lane's own failure rather
+// than the cancellation it caused in the others.
+func firstError(ctx context.Context, errs []error) error {
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// infer runs the batch's input through the model into f.feats, holding
+// its CPU slots only for the call.
+func (f *lane) infer() error {
+	if err := f.cpu.acquire(f.ctx, f.threads); err != nil {
+		return err
+	}
+	defer f.cpu.release(f.threads)
+	if !f.cfg.Abandon {
+		var err error
+		f.feats, err = f.cfg.Model.Run(f.feats[:0], f.input, len(f.batch))
+		return err
+	}
+	// One inference call can take seconds on a loaded machine, and ONNX
+	// Runtime cannot be interrupted: a signal is answered at once and the
+	// call is left to finish on its own goroutine, with buffers nobody
+	// touches again.
+	type result struct {
+		feats []float32
+		err   error
+	}
+	done := make(chan result, 1)
+	input, n := f.input, len(f.batch)
+	go func() {
+		feats, err := f.cfg.Model.Run(f.feats[:0], input, n)
+		done <- result{feats, err}
+	}()
+	select {
+	case r := <-done:
+		f.feats = r.feats
+		return r.err
+	case <-f.ctx.Done():
+		f.input, f.feats = nil, nil
+		f.abandoned.Store(true)
+		return f.ctx.Err()
+	}
+}
+
+func (f *lane) run() error {
 	f.input = f.input[:0]
 	for _, d := range f.batch {
 		f.input = append(f.input, d.tensor...)
 		f.pool.Put(d.tensor)
 	}
-	var err error
-	if f.cfg.Abandon {
-		// One inference call can take seconds on a loaded machine, and
-		// ONNX Runtime cannot be interrupted: a signal is answered at once
-		// and the call is left to finish on its own goroutine, with buffers
-		// nobody touches again.
-		type result struct {
-			feats []float32
-			err   error
-		}
-		done := make(chan result, 1)
-		input, n := f.input, len(f.batch)
-		go func() {
-			feats, err := f.cfg.Model.Run(f.feats[:0], input, n)
-			done <- result{feats, err}
-		}()
-		select {
-		case r := <-done:
-			f.feats, err = r.feats, r.err
-		case <-f.ctx.Done():
-			f.input, f.feats, f.abandoned = nil, nil, true
-			return f.ctx.Err()
-		}
-	} else {
-		f.feats, err = f.cfg.Model.Run(f.feats[:0], f.input, len(f.batch))
-	}
-	if err != nil {
+	if err := f.infer(); err != nil {
 		return err
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	dim := f.cfg.Model.Dim()
 	rows := make([]featstore.Row, 0, len(f.batch))
 	type failure struct {

@@ -226,6 +226,69 @@ func TestBatchingDoesNotChangeFeatures(t *testing.T) {
 	}
 }
 
+// Several inference calls at once (Layout) give the same rows as one: on
+// one shared single-threaded session (3 threads: 3 lanes) and on a session
+// per lane (8 threads: 4 lanes of 2), with a batch size that leaves a
+// partial last batch.
+func TestLanesGiveTheSameRows(t *testing.T) {
+	if err := backbone.Init(""); err != nil {
+		t.Fatal(err)
+	}
+	path := repo("testdata/models/tiny.onnx")
+	spec, _, err := backbone.LoadSidecar(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, _ := imageset.List(repo("testdata/images/fmnist"))
+	var outs []map[string]featstore.Row
+	for _, threads := range []int{0, 3, 8} {
+		lanes, per := Layout(threads)
+		opt := ModelOptions(threads)
+		if threads > 0 && (lanes*per > threads || opt.Threads != per) {
+			t.Fatalf("Layout(%d) = %d lanes x %d, options %+v", threads, lanes, per, opt)
+		}
+		m, err := backbone.Open(path, spec, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), "f.parquet")
+		sum, err := Run(context.Background(), items, out, Config{Model: m, Batch: 7, Workers: 3, Threads: threads, Progress: progress.Quiet})
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.OK != len(items) {
+			t.Fatalf("threads %d: %d of %d images featurized", threads, sum.OK, len(items))
+		}
+		rows, _ := readAll(t, out)
+		outs = append(outs, rows)
+	}
+	for p, r := range outs[0] {
+		for k := 1; k < len(outs); k++ {
+			o, ok := outs[k][p]
+			if !ok {
+				t.Fatalf("%s missing with config %d", p, k)
+			}
+			for i := range r.Features {
+				if d := r.Features[i] - o.Features[i]; d > 1e-5 || d < -1e-5 {
+					t.Fatalf("%s feature %d: %g vs %g (config %d)", p, i, r.Features[i], o.Features[i], k)
+				}
+			}
+		}
+	}
+	if len(outs[0]) != len(items) || len(outs[2]) != len(items) {
+		t.Fatalf("%d and %d rows, want %d", len(outs[0]), len(outs[2]), len(items))
+	}
+}
+
+func TestLayout(t *testing.T) {
+	for _, c := range []struct{ threads, lanes, per int }{{0, 1, 0}, {1, 1, 1}, {2, 2, 1}, {4, 4, 1}, {6, 4, 1}, {8, 4, 2}, {17, 4, 4}} {
+		if l, p := Layout(c.threads); l != c.lanes || p != c.per {
+			t.Errorf("Layout(%d) = %d, %d; want %d, %d", c.threads, l, p, c.lanes, c.per)
+		}
+	}
+}
+
 func TestResumeSkipsDoneAndRedoesChanged(t *testing.T) {
 	m := tinyModel(t)
 	src := t.TempDir()

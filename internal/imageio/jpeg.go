@@ -85,19 +85,20 @@ func (d jpegDecoder) decode(dst *RGB, denom int) error {
 // jpegScaled is libjpeg's output size for scale 1/denom (jdiv_round_up).
 func jpegScaled(n, denom int) int { return (n + denom - 1) / denom }
 
-// jpegDenom picks the strongest DCT-domain reduction (1/8, 1/4, 1/2) that
-// still leaves the displayed image at least twice the smallest resize target
-// in both dimensions; the 2x margin keeps the antialiasing resize in Fit
-// doing the final reduction, so quality matches a full decode closely.
-// Scaling happens inside the IDCT, so a 12 MP photo headed for 224x224 is
-// decoded at 1/8 the pixels and a fraction of the time.
+// jpegDenom picks the strongest DCT-domain reduction (1/8, 1/4, 1/2) whose
+// displayed image still covers the smallest resize target in both
+// dimensions, the rule of PIL's Image.draft(). Scaling happens inside the
+// IDCT, so a 12 MP photo headed for 224x224 is decoded straight to 500x375,
+// 1/64 of the pixels; each output pixel is then its 8x8 block's average
+// and Fit's filter does the rest (a mean difference of a few grey levels
+// from a full decode, see TestDCTScaledDecode).
 func jpegDenom(w, h, o, minW, minH int) int {
 	if minW <= 0 || minH <= 0 {
 		return 1
 	}
 	for _, denom := range []int{8, 4, 2} {
 		dw, dh := orientedSize(jpegScaled(w, denom), jpegScaled(h, denom), o)
-		if dw >= 2*minW && dh >= 2*minH {
+		if dw >= minW && dh >= minH {
 			return denom
 		}
 	}

@@ -254,7 +254,7 @@ func (p *Project) featurize(ctx context.Context, opt InitOptions, logw io.Writer
 	if threads <= 0 {
 		threads = defaultThreads()
 	}
-	model, err := backbone.OpenData(data, where, spec, backbone.Options{Threads: threads})
+	model, err := backbone.OpenData(data, where, spec, featurize.ModelOptions(threads))
 	if err != nil {
 		return err
 	}
@@ -270,7 +270,7 @@ func (p *Project) featurize(ctx context.Context, opt InitOptions, logw io.Writer
 	defer bw.Flush()
 	out := p.path(FeaturesFile)
 	sum, runErr := featurize.Run(ctx, items, out, featurize.Config{
-		Model: model, Resize: mode, Workers: opt.Workers, MaxPixels: 100_000_000,
+		Model: model, Resize: mode, Workers: opt.Workers, Threads: threads, MaxPixels: 100_000_000,
 		Errors: bw, Log: logw, Progress: opt.Progress, Version: Version,
 	})
 	fmt.Fprintf(logw, "init: featurize: %s\n", sum)
