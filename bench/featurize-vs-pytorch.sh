@@ -17,7 +17,7 @@ shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 
 THREADS=${THREADS:-2}
-BATCH=${BATCH:-32}
+BATCH=${BATCH:-8}
 REPEAT=${REPEAT:-2}
 TORCH_REPEAT=${TORCH_REPEAT:-1}
 RESIZE=${RESIZE:-pad}
@@ -42,6 +42,7 @@ fi
 log "building winnow and the ORT-only harness"
 make build >&2
 go build -o "$OUT/ortonly" ./bench/featurize/ortonly
+go build -o "$OUT/decodeonly" ./bench/featurize/decodeonly
 
 # --- models and images (made once, reused) ----------------------------------
 for m in $MODELS; do
@@ -63,6 +64,7 @@ cat "$IMAGES"/*/*.jpg >/dev/null # every pipeline reads from the page cache, non
 # best VALUES...: the largest number.
 best() { printf '%s\n' "$@" | sort -g | tail -1; }
 rate() { sed -n 's/.* \([0-9.][0-9.]*\) images\/s.*/\1/p' | tail -1; }
+cpums() { sed -n 's/.* \([0-9.][0-9.]*\) CPU ms\/image.*/\1/p' | tail -1; }
 
 winnow_rate() { # model set
   local r=() i out="$OUT/$1-$2.parquet"
@@ -78,8 +80,15 @@ winnow_rate() { # model set
   done
   best "${r[@]}"
 }
+# ONNX Runtime alone at its best: one call at a time on THREADS intra-op
+# threads, or THREADS calls at once on one thread each (the layout winnow
+# uses). Prints "images/s CPU-ms-per-image": the better rate, the lower CPU.
 ort_rate() { # model n
-  "$OUT/ortonly" --model "$MODELDIR/$1.onnx" --images "$2" --batch "$BATCH" --threads "$THREADS" --repeat "$REPEAT" | rate
+  local a b
+  a=$("$OUT/ortonly" --model "$MODELDIR/$1.onnx" --images "$2" --batch "$BATCH" --threads "$THREADS" --lanes 1 --repeat "$REPEAT" | tail -1)
+  b=$("$OUT/ortonly" --model "$MODELDIR/$1.onnx" --images "$2" --batch "$BATCH" --threads 1 --lanes "$THREADS" --repeat "$REPEAT" | tail -1)
+  printf '%s\n%s\n' "$a" "$b" >>"$OUT/ortonly.log"
+  echo "$(best "$(echo "$a" | rate)" "$(echo "$b" | rate)") $(printf '%s\n' "$(echo "$a" | cpums)" "$(echo "$b" | cpums)" | sort -g | head -1)"
 }
 torch_rate() { # model set [extra flags]; agreement lines go to $OUT/agreement.txt
   local m=$1 set=$2
@@ -101,7 +110,17 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 start=$SECONDS
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=()
+limits=()
 : >"$OUT/agreement.txt"
+: >"$OUT/ortonly.log"
+# Decoding and resizing alone, one thread, per image set: winnow's imageio
+# (the DCT scale featurize picks) and PIL's draft() + the same pad resize.
+declare -A dec pil
+for set in small large; do
+  log "$set: decode + resize alone (winnow imageio; PIL draft)"
+  dec[$set]=$("$OUT/decodeonly" --images "$IMAGES/$set" --size 224 --resize "$RESIZE" --repeat "$REPEAT" | cpums)
+  pil[$set]=$(cd bench/featurize && "$PY" pil_draft.py "$OLDPWD/$IMAGES/$set" --repeat "$REPEAT" | cpums)
+done
 for m in $MODELS; do
   for set in small large; do
     n=$(find "$IMAGES/$set" -name '*.jpg' | wc -l)
@@ -110,7 +129,7 @@ for m in $MODELS; do
     log "$m, $n x $label: winnow featurize"
     w=$(winnow_rate "$m" "$set")
     log "$m, $set: ONNX Runtime inference only"
-    o=$(ort_rate "$m" "$n")
+    read -r o ocpu < <(ort_rate "$m" "$n")
     log "$m, $set: PyTorch + PIL DataLoader"
     # winnow's features of the same images, to check both pipelines compute the same thing
     bin/winnow features export "$OUT/$m-$set.parquet" -o "$OUT/$m-$set.csv"
@@ -120,6 +139,10 @@ for m in $MODELS; do
     log "$m, $set: PyTorch inference only"
     ti=$(torch_infer_rate "$m" "$n")
     rows+=("| $m | $n × $label | **$w** | $o | $t | $d | $ti | **$(ratio "$w" "$t")×** | $(ratio "$w" "$d")× | **$(ratio "$w" "$o")** |")
+    # The pipeline limit: THREADS cores doing nothing but decode+resize and
+    # inference, each at its cost measured alone.
+    lim=$(awk -v c="$THREADS" -v a="${dec[$set]}" -v b="$ocpu" 'BEGIN { printf "%.1f", 1000 * c / (a + b) }')
+    limits+=("| $m | $n × $label | ${dec[$set]} | ${pil[$set]} | $ocpu | $lim | $w | **$(ratio "$w" "$lim")** |")
   done
 done
 
@@ -128,13 +151,27 @@ done
   echo
   echo "images/s, higher is better. winnow and ORT: best of $REPEAT passes after a full warm-up pass; PyTorch: best of"
   echo "$TORCH_REPEAT after a warm-up on the first 64 images. Batch $BATCH, resize $RESIZE to 224×224."
-  echo "Thread budget on $(nproc) cores: $THREADS inference threads + $THREADS decode workers for both end-to-end"
-  echo "pipelines (winnow --threads $THREADS --workers $THREADS; torch.set_num_threads($THREADS) + DataLoader num_workers=$THREADS),"
-  echo "$THREADS intra-op threads for both inference-only runs."
+  echo "Thread budget on $(nproc) cores: winnow --threads $THREADS --workers $THREADS ($THREADS CPU slots shared by its decoders and"
+  echo "inference calls); PyTorch torch.set_num_threads($THREADS) + DataLoader num_workers=$THREADS,"
+  echo "$THREADS threads for both inference-only runs (ORT: the faster of one call on $THREADS threads and $THREADS calls on one each)."
   echo
-  echo "| model | images | winnow featurize | ORT inference only | PyTorch+PIL | PyTorch+PIL tuned | PyTorch inference only | winnow / PyTorch+PIL | winnow / PyTorch tuned | winnow / ORT only |"
+  echo "| model | images | winnow featurize | ORT inference only (best layout) | PyTorch+PIL | PyTorch+PIL tuned | PyTorch inference only | winnow / PyTorch+PIL | winnow / PyTorch tuned | winnow / ORT only |"
   echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|"
   printf '%s\n' "${rows[@]}"
+  echo
+  echo "### The pipeline limit"
+  echo
+  echo "CPU ms per image, each part measured alone: decode + resize on one thread (winnow's imageio at the DCT scale"
+  echo "featurize picks; PIL with Image.draft() and the same $RESIZE resize), inference in ONNX Runtime alone (the lower"
+  echo "of its two layouts). Limit: $THREADS cores / (decode + resize + inference) images/s."
+  echo
+  echo "| model | images | decode+resize, winnow | decode+resize, PIL draft | inference alone | pipeline limit | winnow featurize | winnow / limit |"
+  echo "|---|---|--:|--:|--:|--:|--:|--:|"
+  printf '%s\n' "${limits[@]}"
+  echo
+  echo "ONNX Runtime alone, both layouts (one call on $THREADS threads; $THREADS calls on one thread each):"
+  echo
+  sed 's/^/    /' "$OUT/ortonly.log"
   echo
   echo "PyTorch+PIL: eager model, full JPEG decode. Tuned: Image.draft() (reduced-DCT decode) and a frozen TorchScript"
   echo "model (torch.jit.optimize_for_inference). PyTorch inference only: the eager model on random tensors."

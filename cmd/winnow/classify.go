@@ -77,7 +77,7 @@ lowest confidence at which that class's predictions are right A2 of the time.`,
 	fl.StringVar(&f.errors, "errors", "", "write skipped files as JSON lines {\"path\",\"error\",\"kind\"} to this file (default: stderr)")
 	fl.BoolVar(&f.strict, "strict", false, "exit with status 1 if any file was skipped")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output (the final summary is still printed)")
-	fl.IntVar(&f.batch, "batch", 32, "images per inference call")
+	fl.IntVar(&f.batch, "batch", 8, "images per inference call (larger batches are no faster on CPU and hold more of ONNX Runtime's memory)")
 	fl.IntVar(&f.threads, "threads", runtime.NumCPU(), "threads decoding and inference keep busy together: up to 4 batches run at once, one ONNX Runtime thread each, and decoders take whichever threads are free")
 	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "image decoding goroutines (they share --threads with inference; more than --threads only helps when reading is slow)")
 	fl.IntVar(&f.checkpointRows, "checkpoint-rows", 4096, "make progress durable every this many rows (and every 30 s)")

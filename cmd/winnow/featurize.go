@@ -84,7 +84,7 @@ sha256 are skipped, and a killed run loses at most its last few seconds.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.out, "output", "o", "", "Parquet file to write (required); an existing one is resumed")
 	fl.StringVar(&f.model, "model", backbone.DefaultName(), "backbone `NAME|FILE`: a built-in name (see winnow backbone list) or an ONNX file with its sidecar FILE.json")
-	fl.IntVar(&f.batch, "batch", 32, "images per inference call")
+	fl.IntVar(&f.batch, "batch", 8, "images per inference call (larger batches are no faster on CPU and hold more of ONNX Runtime's memory)")
 	fl.IntVar(&f.threads, "threads", runtime.NumCPU(), "threads decoding and inference keep busy together: up to 4 batches run at once, one ONNX Runtime thread each, and decoders take whichever threads are free")
 	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "image decoding goroutines (they share --threads with inference; more than --threads only helps when reading is slow)")
 	fl.StringVar(&f.resize, "resize", "pad", "fit images to the model input: pad (keep aspect, pad with the mean colour), crop (centre crop), stretch")

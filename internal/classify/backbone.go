@@ -110,7 +110,7 @@ func (s *Single) Classify(data []byte) (Result, error) {
 	ts := imageio.TensorSpec{Layout: strings.ToUpper(in.Layout), Channels: strings.ToUpper(in.Channels),
 		Scale: in.Scale, Mean: in.Mean, Std: in.Std}
 	w, h := in.Width(), in.Height()
-	img, _, err := imageio.Decode(data, imageio.DecodeOptions{MaxPixels: s.MaxPixels, MinW: w, MinH: h})
+	img, _, err := imageio.Decode(data, imageio.DecodeOptions{MaxPixels: s.MaxPixels, MinW: w, MinH: h, Resize: s.Resize})
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrBadImage, err)
 	}

@@ -106,7 +106,12 @@ func (c *Config) Meta() featstore.Meta {
 
 func (c *Config) defaults() {
 	if c.Batch <= 0 {
-		c.Batch = 32
+		// Per image, ONNX Runtime costs the same at 8 as at 32 on CPU
+		// (bench/featurize: 5.30 vs 5.28 ms mobilenet_v2, 20.2 vs 21.0
+		// resnet18), while a batch's activations and the page faults of its
+		// first call grow with it: 310 MB instead of 900 MB RSS with two
+		// lanes of mobilenet_v2.
+		c.Batch = 8
 	}
 	if mb := c.Model.MaxBatch(); mb > 0 && c.Batch > mb {
 		c.Batch = mb
@@ -525,7 +530,7 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 		cpuHeld = true
 		return nil
 	}
-	img, info, err := d.dec.Decode(data, imageio.DecodeOptions{MaxPixels: d.cfg.MaxPixels, MinW: w, MinH: h2, Reserve: reserveDecode})
+	img, info, err := d.dec.Decode(data, imageio.DecodeOptions{MaxPixels: d.cfg.MaxPixels, MinW: w, MinH: h2, Resize: d.cfg.Resize, Reserve: reserveDecode})
 	if err == nil {
 		d.fit = imageio.Fit(d.fit, img, w, h2, d.cfg.Resize, d.fill)
 	}

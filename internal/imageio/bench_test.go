@@ -146,7 +146,7 @@ func BenchmarkPipeline(b *testing.B) {
 			var d Decoder
 			var fit *RGB
 			dst := make([]float32, spec.Len(224, 224))
-			opt := DecodeOptions{MaxPixels: 100e6, MinW: 224, MinH: 224}
+			opt := DecodeOptions{MaxPixels: 100e6, MinW: 224, MinH: 224, Resize: Crop}
 			c := startCPU(b)
 			for b.Loop() {
 				img, _, err := d.Decode(data, opt)

@@ -9,27 +9,38 @@ import (
 func TestJPEGDenom(t *testing.T) {
 	tests := []struct {
 		w, h, o, minW, minH int
+		mode                ResizeMode
 		want                int
 	}{
-		{640, 427, 1, 0, 0, 1},
-		{640, 427, 1, 224, 0, 1},   // both needed
-		{640, 427, 1, 224, 224, 1}, // 320x214 at 1/2 is short of 224
-		{640, 427, 1, 56, 56, 4},   // 80x54 < 56; 160x107 covers
-		{640, 427, 1, 30, 30, 8},   // 80x54 covers
-		{640, 427, 1, 400, 400, 1},
-		{500, 375, 1, 224, 224, 1},   // as PIL's draft: 250x188 does not cover
-		{4000, 3000, 1, 224, 224, 8}, // 500x375: a 12 MP photo at 1/8
-		{4000, 3000, 1, 100, 100, 8},
+		{640, 427, 1, 0, 0, Stretch, 1},
+		{640, 427, 1, 224, 0, Stretch, 1},   // both needed
+		{640, 427, 1, 224, 224, Stretch, 1}, // 320x214 at 1/2 is short of 224
+		{640, 427, 1, 56, 56, Stretch, 4},   // 80x54 < 56; 160x107 covers
+		{640, 427, 1, 30, 30, Stretch, 8},   // 80x54 covers
+		{640, 427, 1, 400, 400, Stretch, 1},
+		{500, 375, 1, 224, 224, Stretch, 1},   // as PIL's draft: 250x188 does not cover
+		{4000, 3000, 1, 224, 224, Stretch, 8}, // 500x375: a 12 MP photo at 1/8
+		{4000, 3000, 1, 100, 100, Stretch, 8},
 		// Orientation swaps the axes the minimum applies to.
-		{4000, 3000, 6, 224, 500, 8}, // displayed 375x500 at 1/8
-		{4000, 3000, 1, 224, 500, 4}, // displayed 500x375 at 1/8 fails the 500 height
-		{17, 9, 1, 3, 2, 8},          // ceil: 3x2 (not 2x1) at 1/8
-		{17, 9, 1, 4, 2, 4},          // 3x2 fails, 5x3 covers
-		{17, 9, 1, 10, 2, 1},         // 9x5 at 1/2 fails
+		{4000, 3000, 6, 224, 500, Stretch, 8}, // displayed 375x500 at 1/8
+		{4000, 3000, 1, 224, 500, Stretch, 4}, // displayed 500x375 at 1/8 fails the 500 height
+		{17, 9, 1, 3, 2, Stretch, 8},          // ceil: 3x2 (not 2x1) at 1/8
+		{17, 9, 1, 4, 2, Stretch, 4},          // 3x2 fails, 5x3 covers
+		{17, 9, 1, 10, 2, Stretch, 1},         // 9x5 at 1/2 fails
+		// Pad draws 224x168 of a 4:3 picture: 250x188 at 1/2 covers it.
+		{500, 375, 1, 224, 224, Pad, 2},
+		{640, 427, 1, 224, 224, Pad, 2}, // 224x149: 320x214 covers, 160x107 not
+		{4000, 3000, 1, 224, 224, Pad, 8},
+		{3000, 4000, 1, 224, 224, Pad, 8},
+		{4000, 3000, 6, 224, 224, Pad, 8},
+		// Crop scales the shorter side to 224 first: 299x224 of 500x375.
+		{500, 375, 1, 224, 224, Crop, 1},
+		{1000, 750, 1, 224, 224, Crop, 2},
+		{1000, 750, 6, 224, 224, Crop, 2},
 	}
 	for _, tt := range tests {
-		if got := jpegDenom(tt.w, tt.h, tt.o, tt.minW, tt.minH); got != tt.want {
-			t.Errorf("jpegDenom(%d,%d,o=%d,min %dx%d) = %d, want %d", tt.w, tt.h, tt.o, tt.minW, tt.minH, got, tt.want)
+		if got := jpegDenom(tt.w, tt.h, tt.o, tt.minW, tt.minH, tt.mode); got != tt.want {
+			t.Errorf("jpegDenom(%d,%d,o=%d,min %dx%d, %v) = %d, want %d", tt.w, tt.h, tt.o, tt.minW, tt.minH, tt.mode, got, tt.want)
 		}
 	}
 }
@@ -44,15 +55,16 @@ func TestDCTScaledDecode(t *testing.T) {
 	full, finfo := mustDecode(t, data, DecodeOptions{})
 	for _, mode := range []ResizeMode{Pad, Crop, Stretch} {
 		for _, min := range []int{56, 30} {
-			img, info := mustDecode(t, data, DecodeOptions{MinW: min, MinH: min})
+			img, info := mustDecode(t, data, DecodeOptions{MinW: min, MinH: min, Resize: mode})
 			if info != finfo {
 				t.Errorf("min %d: info %+v, want the full-size %+v", min, info, finfo)
 			}
-			if img.W < min || img.H < min {
-				t.Errorf("min %d: decoded %dx%d, smaller than the target", min, img.W, img.H)
+			g := fitGeometry(full.W, full.H, min, min, mode)
+			if img.W < g.rw || img.H < g.rh {
+				t.Errorf("%v min %d: decoded %dx%d, smaller than the %dx%d picture Fit draws", mode, min, img.W, img.H, g.rw, g.rh)
 			}
-			if img.W >= 2*min && img.H >= 2*min && img.W > full.W/8+1 {
-				t.Errorf("min %d: decoded %dx%d, twice the target: a stronger scale would do", min, img.W, img.H)
+			if img.W >= 2*g.rw && img.H >= 2*g.rh && img.W > full.W/8+1 {
+				t.Errorf("%v min %d: decoded %dx%d, twice the picture: a stronger scale would do", mode, min, img.W, img.H)
 			}
 			if img.W > (full.W+1)/2 || img.H > (full.H+1)/2 {
 				t.Errorf("min %d: decoded %dx%d, not reduced from %dx%d", min, img.W, img.H, full.W, full.H)
@@ -61,7 +73,7 @@ func TestDCTScaledDecode(t *testing.T) {
 			b := Fit(nil, full, min, min, mode, grey)
 			mean, maxd := diff(t, a, b)
 			t.Logf("%v min %d: decoded %dx%d, after Fit mean %.2f max %d", mode, min, img.W, img.H, mean, maxd)
-			if limit := map[bool]float64{true: 2, false: 8}[img.W >= 2*min && img.H >= 2*min]; mean > limit {
+			if limit := map[bool]float64{true: 2, false: 8}[img.W >= 2*g.rw && img.H >= 2*g.rh]; mean > limit {
 				t.Errorf("%v min %d: scaled decode + Fit differs from full decode + Fit by %.2f", mode, min, mean)
 			}
 		}
@@ -75,7 +87,7 @@ func TestDCTScaledOrientation(t *testing.T) {
 	wantSmall := Fit(nil, want, 30, 40, Stretch, grey)
 	for n := 1; n <= 8; n++ {
 		data := testdata(t, "orient/orient-"+string(rune('0'+n))+".jpg")
-		img, info := mustDecode(t, data, DecodeOptions{MinW: 30, MinH: 40}) // 120x160 -> 1/4 = 30x40
+		img, info := mustDecode(t, data, DecodeOptions{MinW: 30, MinH: 40, Resize: Stretch}) // 120x160 -> 1/4 = 30x40
 		if info.Width != 120 || info.Height != 160 || img.W != 30 || img.H != 40 {
 			t.Errorf("orient-%d: info %+v, decoded %dx%d, want 120x160 and 30x40", n, info, img.W, img.H)
 			continue

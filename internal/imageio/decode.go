@@ -69,11 +69,15 @@ type DecodeOptions struct {
 	// pixels (width*height), before any pixel data is decoded or any
 	// buffer allocated. 0 means no limit other than HardMaxPixels.
 	MaxPixels int64
-	// MinW, MinH are the smallest size the caller will resize to. When
-	// both are > 0 a JPEG may be decoded at 1/2, 1/4 or 1/8 scale in the
-	// DCT domain, provided the result is still at least 2*MinW x 2*MinH
-	// as displayed. 0 means decode at full size.
+	// MinW, MinH are the size the caller will Fit the image to, with
+	// Resize. When both are > 0 a JPEG may be decoded at 1/2, 1/4 or 1/8
+	// scale in the DCT domain, provided the result still covers the
+	// picture Fit makes of it: MinW x MinH for Stretch, the scaled image
+	// before its centre is cut for Crop, the picture inside the bars for
+	// Pad (the zero value, which allows the most reduction). 0 means
+	// decode at full size.
 	MinW, MinH int
+	Resize     ResizeMode
 	// Reserve, when set, is called once the header has been read and
 	// before any pixel buffer is allocated, with the bytes the decode will
 	// hold at its peak: at least width x height x 4 for the size it decodes
@@ -185,7 +189,7 @@ func (d *Decoder) decodeJPEG(data []byte, opt DecodeOptions) (*RGB, Info, error)
 	if err := checkSize(FormatJPEG, hdr.w, hdr.h, opt.MaxPixels); err != nil {
 		return nil, info, err
 	}
-	denom := jpegDenom(hdr.w, hdr.h, o, opt.MinW, opt.MinH)
+	denom := jpegDenom(hdr.w, hdr.h, o, opt.MinW, opt.MinH, opt.Resize)
 	sw, sh := jpegScaled(hdr.w, denom), jpegScaled(hdr.h, denom)
 	need := minBytesPerPixel * int64(sw) * int64(sh)
 	if o != 1 {

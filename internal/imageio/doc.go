@@ -20,11 +20,13 @@
 //  3. Decode. JPEG, nearly all of the photos we see, goes through
 //     libjpeg-turbo via cgo (SIMD IDCT and colour conversion, several times
 //     faster than image/jpeg). When the caller says how small the image
-//     will end up (MinW, MinH), libjpeg scales by 1/2, 1/4 or 1/8 inside the
-//     IDCT, which skips most of the work for large photos: a 12 MP photo
-//     bound for 224x224 is decoded at 1/4 scale. A 2x margin over the
-//     target is kept so that the final reduction is still done by Fit's
-//     antialiasing filter, and the result matches a full decode closely.
+//     will end up (MinW, MinH, Resize), libjpeg scales by 1/2, 1/4 or 1/8
+//     inside the IDCT, which skips most of the work for large photos: the
+//     strongest scale that still covers the picture Fit draws (PIL's
+//     draft() rule), so a 12 MP photo bound for 224x224 is decoded at 1/8
+//     scale and a 500x375 one padded to 224x168 at 1/2. Fit's filter then
+//     does the rest; the result differs from a full decode by a few grey
+//     levels on average (TestDCTScaledDecode).
 //     libjpeg's fatal errors longjmp back to a C entry point instead of
 //     calling exit(), and its "premature end of data" warning becomes
 //     ErrTruncated. PNG, GIF (first frame), BMP, TIFF and WebP use the Go

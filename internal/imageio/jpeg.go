@@ -86,19 +86,23 @@ func (d jpegDecoder) decode(dst *RGB, denom int) error {
 func jpegScaled(n, denom int) int { return (n + denom - 1) / denom }
 
 // jpegDenom picks the strongest DCT-domain reduction (1/8, 1/4, 1/2) whose
-// displayed image still covers the smallest resize target in both
-// dimensions, the rule of PIL's Image.draft(). Scaling happens inside the
-// IDCT, so a 12 MP photo headed for 224x224 is decoded straight to 500x375,
-// 1/64 of the pixels; each output pixel is then its 8x8 block's average
-// and Fit's filter does the rest (a mean difference of a few grey levels
-// from a full decode, see TestDCTScaledDecode).
-func jpegDenom(w, h, o, minW, minH int) int {
+// displayed image still covers the picture Fit will make of it (minW x
+// minH in mode: for Pad the part inside the bars), the rule of PIL's
+// Image.draft() applied to the size actually drawn. Scaling happens inside
+// the IDCT, so a 12 MP photo headed for 224x224 is decoded straight to
+// 500x375, 1/64 of the pixels, and a 500x375 one padded to 224x168 at 1/2.
+// Each output pixel is then its block's average and Fit's filter does the
+// rest (a mean difference of a few grey levels from a full decode, see
+// TestDCTScaledDecode).
+func jpegDenom(w, h, o, minW, minH int, mode ResizeMode) int {
 	if minW <= 0 || minH <= 0 {
 		return 1
 	}
+	dw, dh := orientedSize(w, h, o)
+	g := fitGeometry(dw, dh, minW, minH, mode)
 	for _, denom := range []int{8, 4, 2} {
-		dw, dh := orientedSize(jpegScaled(w, denom), jpegScaled(h, denom), o)
-		if dw >= minW && dh >= minH {
+		sw, sh := orientedSize(jpegScaled(w, denom), jpegScaled(h, denom), o)
+		if sw >= g.rw && sh >= g.rh {
 			return denom
 		}
 	}

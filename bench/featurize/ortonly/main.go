@@ -31,7 +31,7 @@ import (
 
 func main() {
 	model := flag.String("model", "", "ONNX model with its sidecar MODEL.onnx.json")
-	images := flag.Int("images", 500, "images per measured pass")
+	images := flag.Int("images", 500, "images per measured pass (at least --batch x --lanes)")
 	batch := flag.Int("batch", 32, "images per Run call")
 	threads := flag.Int("threads", 2, "ONNX Runtime intra-op threads")
 	lanes := flag.Int("lanes", 1, "Run calls in flight at once")
@@ -50,6 +50,9 @@ func run(path, ortLib string, images, batch, threads, lanes, repeat int) error {
 	}
 	if images <= 0 || batch <= 0 || repeat <= 0 || lanes <= 0 {
 		return fmt.Errorf("--images, --batch, --lanes and --repeat must be positive")
+	}
+	if images < batch*lanes {
+		return fmt.Errorf("--images %d leaves some of %d lanes of batch %d idle", images, lanes, batch)
 	}
 	if err := backbone.Init(ortLib); err != nil {
 		return err
@@ -99,7 +102,8 @@ func run(path, ortLib string, images, batch, threads, lanes, repeat int) error {
 		wg.Wait()
 		return time.Since(start), cpuTime() - cpu0, errors.Join(errs...)
 	}
-	if _, _, err := pass(); err != nil { // warm-up: allocator, kernel selection, caches
+	warm, warmCPU, err := pass() // warm-up: allocator, kernel selection, caches
+	if err != nil {
 		return err
 	}
 	best, bestCPU := time.Duration(1<<63-1), time.Duration(0)
@@ -115,6 +119,7 @@ func run(path, ortLib string, images, batch, threads, lanes, repeat int) error {
 	if len(feats[0]) == 0 || len(feats[0])%m.Dim() != 0 {
 		return fmt.Errorf("unexpected output: %d values, dim %d", len(feats[0]), m.Dim())
 	}
+	fmt.Printf("ortonly: warm-up pass %.3f s, %.2f CPU ms/image\n", warm.Seconds(), float64(warmCPU.Microseconds())/1e3/float64(images))
 	fmt.Printf("ortonly: model %s (%d features), batch %d, %d lanes x %d threads, ONNX Runtime %s\n",
 		m.Spec.Name, m.Dim(), batch, lanes, threads, backbone.RuntimeVersion())
 	fmt.Printf("ortonly: %d images, %.3f s, %.1f images/s, %.2f CPU ms/image\n", images, best.Seconds(),
