@@ -82,7 +82,7 @@ lowest confidence at which that class's predictions are right A2 of the time.`,
 	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "image decoding goroutines (they share --threads with inference; more than --threads only helps when reading is slow)")
 	fl.IntVar(&f.checkpointRows, "checkpoint-rows", 4096, "make progress durable every this many rows (and every 30 s)")
 	fl.Int64Var(&f.maxPixels, "max-pixels", 100_000_000, "skip images whose header claims more pixels than this")
-	fl.StringVar(&f.maxMemory, "max-memory", "1GiB", "memory for decodes in flight together (e.g. 512MiB, 2GiB)")
+	fl.StringVar(&f.maxMemory, "max-memory", "1GiB", "resident memory of the run apart from the model (e.g. 512MiB, 2GiB): decodes in flight share what ONNX Runtime and buffers leave")
 	for _, name := range []string{"model", "output"} {
 		cmd.MarkFlagRequired(name)
 	}

@@ -93,7 +93,7 @@ sha256 are skipped, and a killed run loses at most its last few seconds.`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output (the final summary is still printed)")
 	fl.IntVar(&f.checkpointRows, "checkpoint-rows", 4096, "make progress durable every this many rows (and every 30 s)")
 	fl.Int64Var(&f.maxPixels, "max-pixels", 100_000_000, "skip images whose header claims more pixels than this")
-	fl.StringVar(&f.maxMemory, "max-memory", "1GiB", "memory for decodes in flight together (e.g. 512MiB, 2GiB); each reserves width x height x 4 bytes or more before it starts")
+	fl.StringVar(&f.maxMemory, "max-memory", "1GiB", "resident memory of the run apart from the model (e.g. 512MiB, 2GiB): decodes in flight share what ONNX Runtime and buffers leave, each reserving width x height x 4 bytes or more before it starts")
 	fl.StringVar(&f.shard, "shard", "", "featurize only shard I of N of SOURCE (I/N, or auto: JOB_COMPLETION_INDEX with --shards, or SLURM_ARRAY_TASK_ID/COUNT); -o is then a folder and gets part-I-of-N.parquet and part-I-of-N.errors.jsonl")
 	fl.IntVar(&f.shards, "shards", 0, "number of shards N for --shard auto under a Kubernetes Indexed Job (its completions)")
 	fl.IntVar(&f.fetchConcurrency, "fetch-concurrency", 16, "downloads in flight for URL and s3:// entries")

@@ -2,8 +2,8 @@ package backbone
 
 import (
 	"crypto/sha256"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,13 +19,14 @@ type Model struct {
 	Spec   Spec
 	Path   string
 	SHA256 string // hex digest of the .onnx file: the backbone's identity in feature files
+	Bytes  int64  // size of the .onnx file
 
 	sessions []*ort.DynamicAdvancedSession
 	free     chan *ort.DynamicAdvancedSession // sessions not running a call
 	mu       sync.Mutex                       // guards dim
-	inShape  []int64 // per-image input shape without the batch dimension
-	maxBatch int     // 0 = any; >0 when the graph fixes the batch dimension
-	dim      int     // features per image, known after the first Run when the graph leaves it dynamic
+	inShape  []int64                          // per-image input shape without the batch dimension
+	maxBatch int                              // 0 = any; >0 when the graph fixes the batch dimension
+	dim      int                              // features per image, known after the first Run when the graph leaves it dynamic
 }
 
 // Options tune the ONNX Runtime session.
@@ -77,7 +78,7 @@ func OpenData(data []byte, path string, spec Spec, opt Options) (*Model, error) 
 	if in.DataType != ort.TensorElementDataTypeFloat || out.DataType != ort.TensorElementDataTypeFloat {
 		return nil, fmt.Errorf("%s: input %q and output %q must be float32 tensors", path, in.Name, out.Name)
 	}
-	m := &Model{Spec: spec, Path: path, SHA256: hex.EncodeToString(sum[:])}
+	m := &Model{Spec: spec, Path: path, SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(data))}
 	m.Spec.Input.Name, m.Spec.Output = in.Name, out.Name
 	if err := m.checkInputShape(in.Dimensions); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -105,6 +106,12 @@ func OpenData(data []byte, path string, spec Spec, opt Options) (*Model, error) 
 	// featurize's decoders need between batches.
 	if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
 		return nil, err
+	}
+	if os.Getenv("XX_MEMPATTERN") == "0" {
+		so.SetMemPattern(false)
+	}
+	if os.Getenv("XX_ARENA") == "0" {
+		so.SetCpuMemArena(false)
 	}
 	if opt.Threads > 0 {
 		if err := so.SetIntraOpNumThreads(opt.Threads); err != nil {

@@ -18,8 +18,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,9 +48,16 @@ type Config struct {
 	Threads   int
 	MaxPixels int64 // reject images whose header claims more pixels
 	MaxBytes  int64 // reject files larger than this without reading them
-	// MaxMemory is the budget for decodes in flight (imageio.Budget):
-	// each reserves its peak need before allocating; 0 means 1 GiB.
+	// MaxMemory bounds the process's resident memory, apart from the
+	// model's weights; 0 means 1 GiB. What ONNX Runtime and the Go
+	// runtime hold once every lane has run a batch is measured at the
+	// start, and decodes in flight share the rest (imageio.Budget): each
+	// reserves its peak need before allocating.
 	MaxMemory int64
+	// DecodeMemory, when > 0, is the decode budget itself, MaxMemory
+	// unused: for callers inside a larger process, whose resident memory
+	// says nothing about this run.
+	DecodeMemory int64
 
 	ChunkRows  int           // rows per durable chunk
 	ChunkEvery time.Duration // and at least this often
@@ -173,17 +182,25 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	nlanes, laneThreads := Layout(cfg.Threads)
+	// No more lanes than batches to fill: each costs a warm-up and memory.
+	nlanes = max(1, min(nlanes, (len(items)+cfg.Batch-1)/cfg.Batch))
+	decodeBudget, err := budgetDecodes(ctx, &cfg, nlanes)
+	if err != nil {
+		return sum, err
+	}
 	// The budget bounds what decodes hold alive; the collector must also
 	// give back what they dropped before the next ones allocate, or garbage
 	// from finished decodes doubles the peak. A GOMEMLIMIT set by the user
 	// wins.
 	if os.Getenv("GOMEMLIMIT") == "" {
-		prev := debug.SetMemoryLimit(cfg.MaxMemory + heapSlack)
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		prev := debug.SetMemoryLimit(int64(ms.HeapInuse) + decodeBudget + heapSlack)
 		defer debug.SetMemoryLimit(prev)
 	}
-	budget := imageio.NewBudget(cfg.MaxMemory)
+	budget := imageio.NewBudget(decodeBudget)
 	cpu := newSlots(cfg.Threads)
-	nlanes, laneThreads := Layout(cfg.Threads)
 	bar := progress.New(cfg.Log, cfg.Progress, "featurize", len(items))
 	defer bar.Finish()
 
@@ -395,13 +412,73 @@ func isPathError(err error) bool {
 
 var errFileTooLarge = errors.New("file too large")
 
+// minDecodeMemory is the least --max-memory must leave for decoding: a
+// 12-megapixel photo at full size.
+const minDecodeMemory = 64 << 20
+
+// budgetDecodes runs a batch of blank images through every lane, so that
+// ONNX Runtime has allocated what its calls need, and returns what
+// MaxMemory leaves for decodes: the budget less the process's resident
+// memory (without the model's weights), the buffers workers keep between
+// images and the Go heap's slack. Peak RSS then stays under MaxMemory plus
+// the model's size.
+func budgetDecodes(ctx context.Context, cfg *Config, lanes int) (int64, error) {
+	if cfg.DecodeMemory > 0 {
+		return cfg.DecodeMemory, nil
+	}
+	in := make([]float32, cfg.Batch*cfg.Model.InputLen())
+	errs := make([]error, lanes)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = cfg.Model.Run(nil, in, cfg.Batch) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	base := max(0, residentBytes()-cfg.Model.Bytes)
+	held := base + int64(cfg.Workers)*keepDecodeBuffer + heapSlack
+	left := cfg.MaxMemory - held
+	if left < minDecodeMemory {
+		return 0, fmt.Errorf("--max-memory %s is too small: the model's runtime (%d inference calls of %d images) and the run's buffers take %s before any image is decoded; give at least %s, or a smaller --batch",
+			imageio.FormatBytes(cfg.MaxMemory), lanes, cfg.Batch, imageio.FormatBytes(held), imageio.FormatBytes(held+minDecodeMemory))
+	}
+	if cfg.Progress != progress.Quiet {
+		fmt.Fprintf(cfg.Log, "featurize: memory: %s for ONNX Runtime and buffers, %s for decoding (--max-memory %s, besides the %s model)\n",
+			imageio.FormatBytes(held), imageio.FormatBytes(left), imageio.FormatBytes(cfg.MaxMemory), imageio.FormatBytes(cfg.Model.Bytes))
+	}
+	return left, nil
+}
+
+// residentBytes is the process's resident set size (Linux; 0 elsewhere,
+// which leaves the whole budget to decodes).
+func residentBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * int64(os.Getpagesize())
+}
+
 const (
 	// keepDecodeBuffer is the largest pixel buffer a worker keeps for the
 	// next image (a 12-megapixel photo at full size); larger ones are
 	// dropped, as they were only paid for by the budget while decoding.
 	keepDecodeBuffer = 3 * 12_000_000
-	// heapSlack is the Go heap allowed beyond the decode budget: tensors
-	// waiting for inference, rows, Parquet pages.
+	// heapSlack is the Go heap allowed beyond the decode budget (tensors
+	// waiting for inference, rows, Parquet pages, garbage not yet
+	// collected); it is taken from MaxMemory too.
 	heapSlack = 128 << 20
 )
 

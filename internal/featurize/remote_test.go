@@ -51,10 +51,10 @@ func TestRemoteItemsMatchLocal(t *testing.T) {
 	missing := srv.URL + "/nope.jpg"
 	items = append(items, imageset.Item{Path: missing, File: missing})
 
-	runWith := func(items []imageset.Item, maxMemory int64) (string, []byte) {
+	runWith := func(items []imageset.Item, decodeMemory int64) (string, []byte) {
 		out := filepath.Join(t.TempDir(), "f.parquet")
 		var errs bytes.Buffer
-		_, err := Run(context.Background(), items, out, Config{Model: m, Batch: 4, Workers: 2, MaxPixels: 100e6, MaxMemory: maxMemory,
+		_, err := Run(context.Background(), items, out, Config{Model: m, Batch: 4, Workers: 2, MaxPixels: 100e6, DecodeMemory: decodeMemory,
 			Errors: &errs, Progress: progress.Quiet, Version: "test", Fetcher: fetch.New(fetch.Config{Concurrency: 3})})
 		if err != nil {
 			t.Fatal(err)
