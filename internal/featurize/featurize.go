@@ -434,7 +434,17 @@ func budgetDecodes(ctx context.Context, cfg *Config, lanes, batch int) (int64, e
 	for i := range errs {
 		wg.Go(func() { _, errs[i] = cfg.Model.Run(nil, in, batch) })
 	}
-	wg.Wait()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	if cfg.Abandon {
+		// As for any inference call: a signal is not kept waiting.
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	<-done
 	if err := errors.Join(errs...); err != nil {
 		return 0, err
 	}
