@@ -223,27 +223,48 @@ func (s *Server) adminClose(w http.ResponseWriter, r *http.Request) {
 	}
 	s.closing, s.closeErr = true, ""
 	s.closeMu.Unlock()
+	s.runClose()
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusAccepted, map[string]any{"started": true})
+		return
+	}
+	http.Redirect(w, r, "/admin?closing=1", http.StatusSeeOther)
+}
+
+// runClose closes the round in the background; s.closing is already set.
+func (s *Server) runClose() {
 	s.bg.Add(1)
-	// The close outlives this request: it runs under the server's context,
-	// so the admin page can be left and the site keeps serving.
+	// The close outlives the request that started it: it runs under the
+	// server's context, so the admin page can be left and the site keeps
+	// serving.
 	go func() {
 		defer s.bg.Done()
-		res, err := s.p.CloseRound(s.ctx)
+		_, err := s.p.CloseRound(s.ctx)
 		s.closeMu.Lock()
 		defer s.closeMu.Unlock()
 		s.closing, s.closedAt = false, time.Now()
 		if err != nil {
 			s.closeErr = err.Error()
 			s.log.Printf("web: closing the round: %v", err)
-			return
 		}
-		_ = res
 	}()
-	if wantsJSON(r) {
-		writeJSON(w, http.StatusAccepted, map[string]any{"started": true})
+}
+
+// resumeClose finishes a close that a stopped process (killed, power cut)
+// left half done, instead of leaving the round refusing answers until an
+// admin presses Close again. A close running in another process (winnow
+// round close) holds the project's close lock, and this one then only
+// reports it.
+func (s *Server) resumeClose() {
+	r, err := s.store.CurrentRound(s.ctx)
+	if err != nil || r.State != labelstore.StateClosing {
 		return
 	}
-	http.Redirect(w, r, "/admin?closing=1", http.StatusSeeOther)
+	s.log.Printf("web: round %d was left closing by a process that stopped; finishing the close", r.Number)
+	s.closeMu.Lock()
+	s.closing, s.closeErr = true, ""
+	s.closeMu.Unlock()
+	s.runClose()
 }
 
 func (s *Server) adminProgress(w http.ResponseWriter, r *http.Request) {

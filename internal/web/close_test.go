@@ -1,15 +1,20 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/winnowml/winnow/internal/labelstore"
 )
 
 // TestCloseRoundFromTheAdminPage closes a round through the admin routes on
@@ -89,5 +94,56 @@ func TestCloseRoundFromTheAdminPage(t *testing.T) {
 	_, body = c.get("/label")
 	if !strings.Contains(body, fmt.Sprintf("round %d", r1.Number+1)) {
 		t.Error("the label page does not show the new round")
+	}
+}
+
+// A round left closing by a process that stopped mid-close (here: marked
+// closing, then the server dropped without finishing) is finished by the
+// next server on the project, without an admin pressing Close again.
+func TestServerFinishesACloseLeftHalfDone(t *testing.T) {
+	sharedProject(t) // skips without Fashion-MNIST
+	f, err := buildFixture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		f.ts.Close()
+		f.p.Close()
+		os.RemoveAll(filepath.Dir(f.dir))
+	}()
+	r1 := f.round(t)
+	ctx := context.Background()
+	if err := f.p.Store().BeginClose(ctx, r1.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.ts.Close()
+	if err := f.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	srv, err := New(f.p, Options{AdminToken: adminToken, Log: log.New(&logs, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv, f.ts = srv, httptest.NewServer(srv.Handler())
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r, err := f.p.Store().CurrentRound(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Number == r1.Number+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60 s the current round is %d (%s); want round %d open", r.Number, r.State, r1.Number+1)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r, _ := f.p.Store().CurrentRound(ctx); r.State != labelstore.StateOpen {
+		t.Errorf("round %d is %s, want open", r.Number, r.State)
+	}
+	if !strings.Contains(logs.String(), fmt.Sprintf("round %d was left closing", r1.Number)) {
+		t.Errorf("the server did not say it finished the close: %q", logs.String())
 	}
 }

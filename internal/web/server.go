@@ -97,6 +97,7 @@ func New(p *project.Project, opt Options) (*Server, error) {
 	s.adminCSRF = mac(opt.AdminToken, "winnow admin csrf")
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.routes()
+	s.resumeClose()
 	return s, nil
 }
 
