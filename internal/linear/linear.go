@@ -109,7 +109,59 @@ func Fit(X mat.Matrix, y []int, k int, p Params, warm *Model) (*Model, error) {
 func FitMatrix(ctx context.Context, X Matrix, y []int, k int, p Params, warm *Model) (*Model, error) {
 	start := time.Now()
 	p = p.withDefaults()
-	n, d := X.Dims()
+	pp, err := prepare(ctx, X, y, k, p, copyBudget, false)
+	if err != nil {
+		return nil, err
+	}
+	prob, d := pp.prob, pp.prob.d
+	theta := make([]float64, k*d+k)
+	if warm != nil {
+		if warm.K() != k || warm.D() != d {
+			return nil, fmt.Errorf("linear: warm start has %d classes × %d features, data has %d × %d", warm.K(), warm.D(), k, d)
+		}
+		transfer(warm, &pp.nz, theta)
+	} else {
+		copy(theta[k*d:], interceptOnly(pp.cw))
+	}
+	shiftIntercepts(theta, pp.mu, k, d, +1)
+	res := prob.solve(theta, p.MaxIter, p.Tol, p.KKTTol)
+	// Report the objective freshly computed, not the solver's running
+	// value (same value as Objective up to rounding: the change of
+	// variables is exact).
+	obj := prob.objective(theta)
+	// A cancelled product left garbage behind: never return it as a model.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m := pp.model(theta)
+	m.L1, m.L2 = p.L1, p.L2
+	m.Summary = Summary{
+		Iterations: res.iters,
+		Objective:  obj,
+		Seconds:    time.Since(start).Seconds(),
+		Converged:  res.converged,
+		KKT:        res.kkt / res.kktScale,
+		N:          prob.n,
+		D:          d,
+	}
+	return m, nil
+}
+
+// prepared is a data set made ready for the solver once, for one fit or for
+// a path of them (cross-validation's fold): the normalisation fitted on its
+// rows, the columns centred, and the normalised, centred float64 copy kept
+// when it is at most budget bytes (for a path, its float32 rounding when only
+// that fits; see keepCopyWithin). prob carries p's penalties; a path fit
+// works on a copy of the struct with its own.
+type prepared struct {
+	prob *problem
+	nz   Normalization
+	mu   []float64
+	cw   []float64
+}
+
+func prepare(ctx context.Context, X Matrix, y []int, k int, p Params, budget int, path bool) (*prepared, error) {
+	n, _ := X.Dims()
 	if n == 0 {
 		return nil, fmt.Errorf("linear: no training rows")
 	}
@@ -147,40 +199,23 @@ func FitMatrix(ctx context.Context, X Matrix, y []int, k int, p Params, warm *Mo
 			return nil, fmt.Errorf("linear: class %d has no training rows (or zero total weight)", c)
 		}
 	}
-
-	theta := make([]float64, k*d+k)
-	if warm != nil {
-		if warm.K() != k || warm.D() != d {
-			return nil, fmt.Errorf("linear: warm start has %d classes × %d features, data has %d × %d", warm.K(), warm.D(), k, d)
-		}
-		transfer(warm, &nz, theta)
-	} else {
-		copy(theta[k*d:], interceptOnly(cw))
-	}
 	prob.mu = mu
-	if d > 0 && 8*n*d <= copyBudget {
-		prob.keepCopy()
-	}
-	shiftIntercepts(theta, mu, k, d, +1)
-	res := prob.solve(theta, p.MaxIter, p.Tol, p.KKTTol)
-	// Report the objective freshly computed, not the solver's running
-	// value (same value as Objective up to rounding: the change of
-	// variables is exact).
-	z := make([]float64, n*k)
-	prob.margins(theta[:k*d], z)
-	sq, abs := prob.penalty(theta[:k*d])
-	obj := prob.loss(z, theta[k*d:], nil) + sq + abs
-	// A cancelled product left garbage behind: never return it as a model.
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	shiftIntercepts(theta, mu, k, d, -1)
+	prob.keepCopyWithin(budget, path)
+	return &prepared{prob: prob, nz: nz, mu: mu, cw: cw}, nil
+}
 
-	m := &Model{Norm: nz, L1: p.L1, L2: p.L2, W: make([][]float64, k), B: make([]float64, k)}
+// model turns the solver's theta (centred space) into a Model on raw
+// features; theta is not modified.
+func (pp *prepared) model(theta []float64) *Model {
+	k, d := pp.prob.k, pp.prob.d
+	m := &Model{Norm: pp.nz, L1: pp.prob.l1, L2: pp.prob.l2, W: make([][]float64, k), B: make([]float64, k)}
 	for c := range m.W {
 		m.W[c] = append([]float64(nil), theta[c*d:(c+1)*d]...)
 	}
 	copy(m.B, theta[k*d:])
+	for c := range m.B {
+		m.B[c] -= dot(m.W[c], pp.mu)
+	}
 	mean := 0.0
 	for _, v := range m.B {
 		mean += v
@@ -189,16 +224,16 @@ func FitMatrix(ctx context.Context, X Matrix, y []int, k int, p Params, warm *Mo
 	for c := range m.B {
 		m.B[c] -= mean
 	}
-	m.Summary = Summary{
-		Iterations: res.iters,
-		Objective:  obj,
-		Seconds:    time.Since(start).Seconds(),
-		Converged:  res.converged,
-		KKT:        res.kkt / res.kktScale,
-		N:          n,
-		D:          d,
-	}
-	return m, nil
+	return m
+}
+
+// objective evaluates the full objective at theta with a fresh product.
+func (p *problem) objective(theta []float64) float64 {
+	kd := p.k * p.d
+	z := make([]float64, p.n*p.k)
+	p.margins(theta[:kd], z)
+	sq, abs := p.penalty(theta[:kd])
+	return p.loss(z, theta[kd:], nil) + sq + abs
 }
 
 // copyBudget is the size up to which a fit keeps the normalised, centred
@@ -221,6 +256,36 @@ func (p *problem) keepCopy() {
 	}
 	p.x = AsMatrix(mat.NewDense(n, d, xs))
 	p.off, p.scale, p.mu = nil, nil, nil
+	p.copied = true
+}
+
+// keepCopyWithin keeps the normalised, centred copy when its float64 form is
+// at most budget bytes. With path (cross-validation's fits, which stop at
+// 1e-5, not 1e-9) it otherwise keeps the copy rounded to float32 when that
+// fits: the products then only widen each tile instead of gathering,
+// normalising and centring it, while the data moves by float32 rounding
+// (6e-8 relative), far below what the path's tolerances resolve. The
+// held-out rows are always scored on the caller's features.
+func (p *problem) keepCopyWithin(budget int, path bool) {
+	n, d := p.n, p.d
+	switch {
+	case d == 0:
+	case 8*n*d <= budget:
+		p.keepCopy()
+	case path && 4*n*d <= budget:
+		xs := make([]float32, n*d)
+		buf := make([]float64, tileRows*d)
+		for i0 := 0; i0 < n; i0 += tileRows {
+			i1 := min(i0+tileRows, n)
+			x := p.tile(buf, i0, i1, 0, d)
+			for i, v := range x[:(i1-i0)*d] {
+				xs[i0*d+i] = float32(v)
+			}
+		}
+		p.x = NewDense32(n, d, xs)
+		p.off, p.scale, p.mu = nil, nil, nil
+		p.copied = true
+	}
 }
 
 // columnMeans returns the means of the normalised columns, in one pass that

@@ -113,6 +113,34 @@ func (s rowSubset) Widen(dst []float64, i0, i1, j0, j1 int) {
 	}
 }
 
+// colSubset is the columns cols of m, in that order (increasing): a path
+// fit's screened subproblem, without copying it.
+type colSubset struct {
+	m    Matrix
+	cols []int
+}
+
+func (s colSubset) Dims() (int, int) {
+	n, _ := s.m.Dims()
+	return n, len(s.cols)
+}
+
+func (s colSubset) Widen(dst []float64, i0, i1, j0, j1 int) {
+	w := j1 - j0
+	if w == 0 {
+		return
+	}
+	lo, hi := s.cols[j0], s.cols[j1-1]+1
+	row := make([]float64, hi-lo)
+	for i := i0; i < i1; i++ {
+		s.m.Widen(row, i, i+1, lo, hi)
+		out := dst[(i-i0)*w : (i-i0+1)*w]
+		for c, j := range s.cols[j0:j1] {
+			out[c] = row[j-lo]
+		}
+	}
+}
+
 // Tile sizes. A margins task is tileRows whole rows (1 MB of float64 at
 // d = 2,000, so it stays in L2 across the k dot products); a gradient task
 // is a chunk of colChunk columns over all rows, walked gradRows at a time.
@@ -142,19 +170,25 @@ func (p *problem) tile(buf []float64, i0, i1, j0, j1 int) []float64 {
 	if p.mu != nil {
 		mu = p.mu[j0:j1]
 	}
-	switch x := p.x.(type) {
-	case *Dense32:
+	src, cols := p.x, []int(nil)
+	if cs, ok := src.(colSubset); ok {
+		src, cols = cs.m, cs.cols[j0:j1]
+	}
+	if r32, r64 := rawRows(src); r32 != nil || r64 != nil {
 		for i := i0; i < i1; i++ {
-			normRow(x.data[i*x.d+j0:i*x.d+j1], buf[(i-i0)*w:(i-i0+1)*w], off, sc, mu)
+			out := buf[(i-i0)*w : (i-i0+1)*w]
+			switch {
+			case cols != nil && r32 != nil:
+				gatherRow(r32(i), cols, out, off, sc, mu)
+			case cols != nil:
+				gatherRow(r64(i), cols, out, off, sc, mu)
+			case r32 != nil:
+				normRow(r32(i)[j0:j1], out, off, sc, mu)
+			default:
+				normRow(r64(i)[j0:j1], out, off, sc, mu)
+			}
 		}
 		return buf
-	case gonumRows:
-		if x.raw != nil {
-			for i := i0; i < i1; i++ {
-				normRow(x.raw.Data[i*x.raw.Stride+j0:i*x.raw.Stride+j1], buf[(i-i0)*w:(i-i0+1)*w], off, sc, mu)
-			}
-			return buf
-		}
 	}
 	p.x.Widen(buf, i0, i1, j0, j1)
 	for r := 0; r < i1-i0; r++ {
@@ -173,6 +207,40 @@ func (p *problem) view(buf []float64, i0, i1, j0, j1 int) ([]float64, int) {
 		return x.raw.Data[i0*s+j0 : (i1-1)*s+j1], s
 	}
 	return p.tile(buf, i0, i1, j0, j1), j1 - j0
+}
+
+// rawRows returns a function giving row i of storage the products can read
+// in place (float32 or float64, at most one is not nil), looking through
+// row subsets; both nil for any other storage.
+func rawRows(x Matrix) (r32 func(int) []float32, r64 func(int) []float64) {
+	switch x := x.(type) {
+	case *Dense32:
+		return func(i int) []float32 { return x.data[i*x.d : (i+1)*x.d] }, nil
+	case gonumRows:
+		if x.raw != nil {
+			raw := x.raw
+			return nil, func(i int) []float64 { return raw.Data[i*raw.Stride : i*raw.Stride+raw.Cols] }
+		}
+	case rowSubset:
+		a, b := rawRows(x.m)
+		switch {
+		case a != nil:
+			return func(i int) []float32 { return a(x.idx[i]) }, nil
+		case b != nil:
+			return nil, func(i int) []float64 { return b(x.idx[i]) }
+		}
+	}
+	return nil, nil
+}
+
+// gatherRow writes the columns cols of src, normalised as normRow does (off,
+// sc and mu are already the subset's), into dst.
+func gatherRow[T float32 | float64](src []T, cols []int, dst, off, sc, mu []float64) {
+	dst = dst[:len(cols)]
+	for c, j := range cols {
+		dst[c] = float64(src[j])
+	}
+	normRow(dst, dst, off, sc, mu)
 }
 
 // normRow writes ((src - off) * sc) - mu into dst; nil off (and sc) or mu
@@ -296,5 +364,22 @@ func (p *problem) column(j int) []float64 {
 	if len(p.col) < p.n {
 		p.col = make([]float64, p.n)
 	}
-	return p.tile(p.col, 0, p.n, j, j+1)
+	col := p.col[:p.n]
+	if p.off == nil && p.mu == nil {
+		switch x := p.x.(type) {
+		case *Dense32:
+			for i := range col {
+				col[i] = float64(x.data[i*x.d+j])
+			}
+			return col
+		case gonumRows:
+			if x.raw != nil {
+				for i := range col {
+					col[i] = x.raw.Data[i*x.raw.Stride+j]
+				}
+				return col
+			}
+		}
+	}
+	return p.tile(col, 0, p.n, j, j+1)
 }

@@ -18,6 +18,7 @@ type problem struct {
 	x          Matrix
 	off, scale []float64
 	mu         []float64
+	copied     bool // x is the normalised, centred copy (keepCopyWithin)
 	y          []int
 	wt         []float64 // nil means all ones
 	l1, l2     float64

@@ -2,6 +2,8 @@ package linear
 
 import (
 	"math"
+
+	"gonum.org/v1/gonum/floats"
 )
 
 // Why OWL-QN (orthant-wise limited-memory quasi-Newton, Andrew & Gao 2007)
@@ -119,12 +121,21 @@ func interceptOnly(cw []float64) []float64 {
 	return b
 }
 
-// solve minimises the objective from theta (modified in place).
+// solve minimises the objective from theta (modified in place), until the
+// relative objective change is below tol and the subgradient's max-norm is
+// below kktTol times the problem's kktScale.
 func (p *problem) solve(theta []float64, maxIter int, tol, kktTol float64) solveResult {
+	scale := p.kktScale()
+	return p.solveTo(theta, maxIter, tol, kktTol*scale, scale)
+}
+
+// solveTo is solve with the subgradient bound given absolutely (kktAbs) and
+// the scale reported with it: a path fit passes its fold's scale, and a
+// screened subproblem must not judge itself by its own columns alone.
+func (p *problem) solveTo(theta []float64, maxIter int, tol, kktAbs, scale float64) solveResult {
 	n, k, d := p.n, p.k, p.d
 	kd := k * d
 	dim := kd + k
-	scale := p.kktScale()
 
 	z := make([]float64, n*k)
 	zNew := make([]float64, n*k)
@@ -138,6 +149,7 @@ func (p *problem) solve(theta []float64, maxIter int, tol, kktTol float64) solve
 	thNew := make([]float64, dim)
 	tmp := make([]float64, dim)
 	orth := make([]float64, kd)
+	hit := make([]bool, d)
 	alpha := make([]float64, lbfgsMemory)
 	rho := make([]float64, lbfgsMemory)
 	S := make([][]float64, lbfgsMemory)
@@ -157,7 +169,7 @@ func (p *problem) solve(theta []float64, maxIter int, tol, kktTol float64) solve
 	p.gradient(theta, r, g)
 	kkt := p.pseudoGradient(theta, g, pg)
 	res := solveResult{kktScale: scale, kkt: kkt}
-	if kkt <= kktTol*scale {
+	if kkt <= kktAbs {
 		res.converged = true
 		return res
 	}
@@ -228,18 +240,27 @@ func (p *problem) solve(theta []float64, maxIter int, tol, kktTol float64) solve
 		accepted, gradKnown := false, false
 		var FNew float64
 		for bt := 0; bt < maxBacktracks; bt++ {
-			projected := 0
+			projected, projCols := 0, 0
+			clear(hit)
 			for j := range theta {
 				v := theta[j] + step*dir[j]
 				if j < kd && v*orth[j] <= 0 {
 					if v != 0 {
 						projected++
+						if c := j % d; !hit[c] {
+							hit[c] = true
+							projCols++
+						}
 					}
 					v = 0
 				}
 				thNew[j] = v
 			}
-			if projected > 0 && projected*8 > d*k {
+			// Correcting column by column reads each column across all
+			// rows, strided; from tiles (widened and normalised an element
+			// at a time, not a copy read in place) past a sixteenth of the
+			// columns one fresh product is cheaper (1,333 x 1,920 folds).
+			if projected > 0 && (projected*8 > d*k || !p.copied && projCols*16 > d) {
 				p.margins(thNew[:kd], zNew)
 			} else {
 				for i, v := range z {
@@ -314,7 +335,7 @@ func (p *problem) solve(theta []float64, maxIter int, tol, kktTol float64) solve
 		if trace != nil {
 			trace(it, F, kkt/scale)
 		}
-		if kkt <= kktTol*scale && rel < tol {
+		if kkt <= kktAbs && rel < tol {
 			res.converged = true
 			break
 		}
@@ -347,18 +368,11 @@ func (p *problem) unproject(theta, thNew, dir []float64, step float64, zNew []fl
 	}
 }
 
-func dot(a, b []float64) float64 {
-	s := 0.0
-	for i, v := range a {
-		s += v * b[i]
-	}
-	return s
-}
+// dot and axpy run gonum's assembly kernels: the quasi-Newton two-loop
+// recursion (4·m of them over all k·d+k coordinates per iteration) cost as
+// much as the products on 133 x 1,920 fold fits in plain Go.
+func dot(a, b []float64) float64 { return floats.Dot(a, b[:len(a)]) }
 
-func axpy(a float64, x, y []float64) {
-	for i, v := range x {
-		y[i] += a * v
-	}
-}
+func axpy(a float64, x, y []float64) { floats.AddScaled(y[:len(x)], a, x) }
 
 func norm2(a []float64) float64 { return math.Sqrt(dot(a, a)) }
