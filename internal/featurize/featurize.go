@@ -88,6 +88,11 @@ type Summary struct {
 	Duplicates int     // identical to another file (same sha256): features reused
 	Failed     int     // reported in the errors file
 	Seconds    float64 // wall time
+	// DecodeSeconds and InferSeconds are thread time: decoders' time
+	// holding a CPU slot (reading aside: hashing, decoding, resizing,
+	// packing) and inference calls' duration times their threads. Their
+	// ratio is what the run's images cost on each side.
+	DecodeSeconds, InferSeconds float64
 }
 
 // Succeeded is the number of paths that have a row in OUT after the run.
@@ -98,8 +103,13 @@ func (s Summary) String() string {
 	if s.Seconds > 0 {
 		rate = float64(s.OK) / s.Seconds
 	}
-	return fmt.Sprintf("ok %d, already done %d, duplicates %d, failed %d, %.1f s, %.1f images/s",
+	out := fmt.Sprintf("ok %d, already done %d, duplicates %d, failed %d, %.1f s, %.1f images/s",
 		s.OK, s.Resumed, s.Duplicates, s.Failed, s.Seconds, rate)
+	if s.OK > 0 && s.InferSeconds > 0 {
+		out += fmt.Sprintf(" (thread time a image: decoding %.1f ms, inference %.1f ms)",
+			1000*s.DecodeSeconds/float64(s.OK), 1000*s.InferSeconds/float64(s.OK))
+	}
+	return out
 }
 
 // Preprocess is the preprocessing description stored with the features.
@@ -201,12 +211,15 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 	}
 	budget := imageio.NewBudget(decodeBudget)
 	cpu := newSlots(cfg.Threads)
+	var decodeNS, inferNS atomic.Int64
 	bar := progress.New(cfg.Log, cfg.Progress, "featurize", len(items))
 	defer bar.Finish()
 
 	chunks := &chunker{out: out, meta: meta, every: cfg.ChunkEvery, rows: cfg.ChunkRows}
 	work := make(chan imageset.Item)
-	ready := make(chan decoded, 2*cfg.Batch)
+	// Room for a batch for every lane and one more, so decoders keep going
+	// while all lanes run.
+	ready := make(chan decoded, (nlanes+1)*cfg.Batch)
 	errs := &errorLog{w: cfg.Errors}
 	pool := sync.Pool{New: func() any { return make([]float32, cfg.Model.InputLen()) }}
 	ts := tensorSpec(cfg.Model.Spec.Input)
@@ -227,7 +240,7 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 			// Workers decoders would keep, however many fetch workers run.
 			keep := keepDecodeBuffer * cfg.Workers / nworkers
 			keepFile := keepFileBuffer * cfg.Workers / nworkers
-			d := decoder{keepFile: keepFile, ctx: ctx, budget: budget, cpu: cpu, cfg: &cfg, st: st, errs: errs, pool: &pool, bar: bar, tensor: ts, fill: imageio.MeanColor(ts), keep: keep}
+			d := decoder{keepFile: keepFile, busy: &decodeNS, ctx: ctx, budget: budget, cpu: cpu, cfg: &cfg, st: st, errs: errs, pool: &pool, bar: bar, tensor: ts, fill: imageio.MeanColor(ts), keep: keep}
 			for it := range work {
 				if dec, ok := d.prepare(it); ok {
 					select {
@@ -251,7 +264,7 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 	}()
 	go func() { workers.Wait(); close(ready) }()
 
-	infer := inferer{cfg: &cfg, st: st, chunks: chunks, pool: &pool, bar: bar, errs: errs, ctx: ctx, cpu: cpu, threads: laneThreads}
+	infer := inferer{cfg: &cfg, st: st, chunks: chunks, pool: &pool, bar: bar, errs: errs, ctx: ctx, cpu: cpu, threads: laneThreads, busy: &inferNS}
 	lanes := make([]error, nlanes)
 	var wg sync.WaitGroup
 	for i := range lanes {
@@ -276,6 +289,7 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 
 	st.mu.Lock()
 	sum.OK, sum.Resumed, sum.Duplicates, sum.Failed = st.ok, st.resumed, st.dups, errs.count()
+	sum.DecodeSeconds, sum.InferSeconds = float64(decodeNS.Load())/1e9, float64(inferNS.Load())/1e9
 	late := st.late
 	st.mu.Unlock()
 	if runErr != nil {
@@ -526,6 +540,7 @@ type decoder struct {
 	fit      *imageio.RGB    // likewise
 	file     []byte          // the last file's bytes, reused
 	keepFile int             // largest file buffer kept
+	busy     *atomic.Int64   // nanoseconds holding a CPU slot
 }
 
 func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
@@ -569,10 +584,11 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 	if err := d.cpu.acquire(d.ctx, 1); err != nil {
 		return decoded{}, false
 	}
-	cpuHeld := true
+	cpuHeld, since := true, time.Now()
 	defer func() {
 		if cpuHeld {
 			d.cpu.release(1)
+			d.busy.Add(int64(time.Since(since)))
 		}
 	}()
 	h := sha256.Sum256(data)
@@ -617,6 +633,7 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 		held = 0
 		// Nor may a decode waiting for memory keep a CPU slot from others.
 		d.cpu.release(1)
+		d.busy.Add(int64(time.Since(since)))
 		cpuHeld = false
 		if err := d.budget.Acquire(d.ctx, total); err != nil {
 			return err
@@ -625,7 +642,7 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 		if err := d.cpu.acquire(d.ctx, 1); err != nil {
 			return err
 		}
-		cpuHeld = true
+		cpuHeld, since = true, time.Now()
 		return nil
 	}
 	img, info, err := d.dec.Decode(data, imageio.DecodeOptions{MaxPixels: d.cfg.MaxPixels, MinW: w, MinH: h2, Resize: d.cfg.Resize, Reserve: reserveDecode})
@@ -747,7 +764,8 @@ type inferer struct {
 	cpu  *slots
 	// threads: ONNX Runtime threads of one call, the slots it takes.
 	threads int
-	mu      sync.Mutex // guards chunks and the order of rows and progress
+	busy    *atomic.Int64 // thread nanoseconds in inference calls
+	mu      sync.Mutex    // guards chunks and the order of rows and progress
 	chunks  *chunker
 	bar     *progress.Bar
 	// abandoned: an inference call was left running (Config.Abandon).
@@ -821,6 +839,8 @@ func (f *lane) infer() error {
 		return err
 	}
 	defer f.cpu.release(f.threads)
+	start := time.Now()
+	defer func() { f.busy.Add(int64(time.Since(start)) * int64(max(f.threads, 1))) }()
 	if !f.cfg.Abandon {
 		var err error
 		f.feats, err = f.cfg.Model.Run(f.feats[:0], f.input, len(f.batch))
