@@ -55,6 +55,9 @@ type solveResult struct {
 	cancelled bool
 	kkt       float64 // max-norm of the minimum-norm subgradient
 	kktScale  float64 // the scale kkt is judged against
+	// g and r are the smooth part's gradient and the residuals at the
+	// final theta (a path fit reuses them for its KKT check).
+	g, r []float64
 }
 
 // pseudoGradient writes the minimum-norm subgradient of the full objective
@@ -171,6 +174,7 @@ func (p *problem) solveTo(theta []float64, maxIter int, tol, kktAbs, scale float
 	res := solveResult{kktScale: scale, kkt: kkt}
 	if kkt <= kktAbs {
 		res.converged = true
+		res.g, res.r = g, r
 		return res
 	}
 
@@ -340,6 +344,7 @@ func (p *problem) solveTo(theta []float64, maxIter int, tol, kktAbs, scale float
 			break
 		}
 	}
+	res.g, res.r = g, r
 	return res
 }
 

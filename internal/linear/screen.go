@@ -94,14 +94,13 @@ func (fd *cvFold) fitPoint(p Params, at Pair, warmTheta, warmGrad []float64, war
 			return out, nil
 		}
 		// The loss gradient at the solution: kept columns from the
-		// subproblem, the others in one product over them alone.
-		n := full.n
-		z := make([]float64, n*k)
-		r := make([]float64, n*k)
-		sub.margins(th[:k*len(cols)], z)
-		sub.loss(z, th[k*len(cols):], r)
-		gs := make([]float64, k*len(cols))
-		sub.gradientW(r, gs)
+		// solver's last gradient less the l2 term, the others in one
+		// product over them alone.
+		n, m := full.n, len(cols)
+		r, gs := res.r, res.g[:k*m]
+		for i, w := range th[:k*m] {
+			gs[i] -= at.L2 * w
+		}
 		scatterW(gs, out.grad, k, d, cols)
 		if len(rest) > 0 {
 			gr := make([]float64, k*len(rest))
