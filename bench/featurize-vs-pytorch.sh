@@ -83,10 +83,14 @@ winnow_rate() { # model set
 # ONNX Runtime alone at its best: one call at a time on THREADS intra-op
 # threads, or THREADS calls at once on one thread each (the layout winnow
 # uses). Prints "images/s CPU-ms-per-image": the better rate, the lower CPU.
+# Over at least 256 images, a whole number of rounds of every lane: a rate,
+# not the tail of a small set with one lane idle.
 ort_rate() { # model n
-  local a b
-  a=$("$OUT/ortonly" --model "$MODELDIR/$1.onnx" --images "$2" --batch "$BATCH" --threads "$THREADS" --lanes 1 --repeat "$REPEAT" | tail -1)
-  b=$("$OUT/ortonly" --model "$MODELDIR/$1.onnx" --images "$2" --batch "$BATCH" --threads 1 --lanes "$THREADS" --repeat "$REPEAT" | tail -1)
+  local a b step=$((BATCH * THREADS)) n=$2
+  [ "$n" -ge 256 ] || n=256
+  n=$(( (n + step - 1) / step * step ))
+  a=$("$OUT/ortonly" --model "$MODELDIR/$1.onnx" --images "$n" --batch "$BATCH" --threads "$THREADS" --lanes 1 --repeat "$REPEAT" | tail -1)
+  b=$("$OUT/ortonly" --model "$MODELDIR/$1.onnx" --images "$n" --batch "$BATCH" --threads 1 --lanes "$THREADS" --repeat "$REPEAT" | tail -1)
   printf '%s\n%s\n' "$a" "$b" >>"$OUT/ortonly.log"
   echo "$(best "$(echo "$a" | rate)" "$(echo "$b" | rate)") $(printf '%s\n' "$(echo "$a" | cpums)" "$(echo "$b" | cpums)" | sort -g | head -1)"
 }
@@ -116,10 +120,11 @@ limits=()
 # Decoding and resizing alone, one thread, per image set: winnow's imageio
 # (the DCT scale featurize picks) and PIL's draft() + the same pad resize.
 declare -A dec pil
+images_abs=$(realpath "$IMAGES")
 for set in small large; do
   log "$set: decode + resize alone (winnow imageio; PIL draft)"
   dec[$set]=$("$OUT/decodeonly" --images "$IMAGES/$set" --size 224 --resize "$RESIZE" --repeat "$REPEAT" | cpums)
-  pil[$set]=$(cd bench/featurize && "$PY" pil_draft.py "$OLDPWD/$IMAGES/$set" --repeat "$REPEAT" | cpums)
+  pil[$set]=$(cd bench/featurize && "$PY" pil_draft.py "$images_abs/$set" --repeat "$REPEAT" | cpums)
 done
 for m in $MODELS; do
   for set in small large; do
@@ -181,7 +186,7 @@ done
   echo
   sed 's/^/- /' "$OUT/agreement.txt"
   echo
-  echo "$(bin/winnow version 2>/dev/null | head -1); ORT $("$OUT/ortonly" --model "$MODELDIR/${MODELS%% *}.onnx" --images 1 --repeat 1 | sed -n 's/.*ONNX Runtime \(.*\)/\1/p');" \
+  echo "$(bin/winnow version 2>/dev/null | head -1); ORT $("$OUT/ortonly" --model "$MODELDIR/${MODELS%% *}.onnx" --images 1 --batch 1 --repeat 1 | sed -n 's/.*ONNX Runtime \(.*\)/\1/p');" \
     "$("$PY" -c 'import torch, torchvision, PIL; print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, Pillow {PIL.__version__}")');" \
     "CPU: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); measured in $((SECONDS - start)) s;" \
     "load average $load0 before, $(cut -d' ' -f1-3 /proc/loadavg) after (other processes on the machine skew the numbers)."

@@ -24,6 +24,8 @@ def main():
     ap.add_argument("--no-draft", action="store_true")
     a = ap.parse_args()
     paths = sorted(glob.glob(os.path.join(a.dir, "*.jpg")))
+    if not paths:
+        raise SystemExit(f"pil_draft.py: no *.jpg in {a.dir}")
     files = [open(p, "rb").read() for p in paths]  # outside the timing, as decodeonly
     fit = PadResize()
 
