@@ -67,7 +67,7 @@ type CVOptions struct {
 	// strongest penalty first), as soon as every fold has fitted it: done
 	// of total points, and that point's finished row. Calls are serialised.
 	Progress func(done, total int, row CVRow)
-	// Workers bounds the folds fitted at once (default GOMAXPROCS).
+	// Workers bounds the fits run at once (default GOMAXPROCS).
 	Workers int
 }
 
@@ -122,8 +122,8 @@ func CVMatrix(ctx context.Context, X Matrix, y []int, k int, folds int, grid []P
 // stronger l2 is skipped, and marked so (see skip below); the others are
 // all fitted. Ties go to the stronger penalty. It stops
 // with ctx's error once ctx is done. The folds are views of X's rows, never
-// copies (a fold's normalised float64 copy is kept under the same 16 MiB
-// budget as a single fit's).
+// copies; a fold's normalised copy is kept only within the 16 MiB budget of
+// a single fit's (in float32 when only that fits; see keepCopyWithin).
 func CVPath(ctx context.Context, X Matrix, y []int, k int, folds int, grid []Pair, seed uint64, p Params, opt CVOptions) (*CVResult, error) {
 	n, _ := X.Dims()
 	if len(y) != n {
