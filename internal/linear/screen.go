@@ -36,7 +36,8 @@ type pathFit struct {
 // the fit resumes from where it stopped. The result satisfies the full
 // problem's conditions, the same as without screening, while every product
 // and quasi-Newton update of the solve costs in proportion to the kept
-// columns; on the sparse fits (large l1, weak l2) that is 5-20% of them.
+// columns: on the sparse fits (l1 = 1, l2 <= 0.1) of the Fashion-MNIST
+// benchmark, a quarter to a half of the 1,920 on 2,000 rows, 8-25% on 200.
 func (fd *cvFold) fitPoint(p Params, at Pair, warmTheta, warmGrad []float64, warmL1 float64) (pathFit, error) {
 	full := *fd.pp.prob
 	full.bufs, full.col = nil, nil
