@@ -230,17 +230,19 @@ func CVPath(ctx context.Context, X Matrix, y []int, k int, folds int, grid []Pai
 		}
 		cancel()
 	}
-	// column[at]: the point follows another of its l1 in the path, which
-	// is what may make it skippable.
+	// column[at]: the point follows another of its l1 in the path;
+	// skippable[at]: so does that one, which is what may make at skippable.
 	column := make([]bool, len(order))
+	skippable := make([]bool, len(order))
 	decided := make([]bool, len(order))
 	for at, q := range pred {
 		column[at] = q >= 0 && grid[order[q]].L1 == grid[order[at]].L1
+		skippable[at] = column[at] && column[q]
 	}
-	// skip, under mu with every point before at in, says whether at is
-	// left out: its column's last point was skipped, or that point's
-	// held-out loss rose from the point before it and is, in every fold,
-	// more than skipMargin above the fold's loss at the best point so far.
+	// skip, under mu with every point up to at's column predecessor c in,
+	// says whether at is left out: c was skipped, or c's held-out loss rose
+	// from the point before it in the column and is, in every fold, more
+	// than skipMargin above the fold's loss at the best point up to c.
 	// Weaker l2 only moves further from a penalty that has started to
 	// overfit, so the rest of the column cannot win.
 	skip := func(at int) bool {
@@ -250,11 +252,11 @@ func CVPath(ctx context.Context, X Matrix, y []int, k int, folds int, grid []Pai
 			return true
 		}
 		cp := pred[c]
-		if !column[c] || res.Rows[order[cp]].Skipped || rc.LogLoss <= res.Rows[order[cp]].LogLoss {
+		if res.Rows[order[cp]].Skipped || rc.LogLoss <= res.Rows[order[cp]].LogLoss {
 			return false
 		}
 		best := -1
-		for q := 0; q < at; q++ {
+		for q := 0; q <= c; q++ {
 			if r := &res.Rows[order[q]]; !r.Skipped && (best < 0 || r.LogLoss < res.Rows[order[best]].LogLoss) {
 				best = q
 			}
@@ -277,11 +279,11 @@ func CVPath(ctx context.Context, X Matrix, y []int, k int, folds int, grid []Pai
 			}
 			left := false
 			for at := range order {
-				if column[at] && !decided[at] {
+				if skippable[at] && !decided[at] {
 					// Whether to fit it at all is decided once every
-					// point before it in the path is in, so the decision
-					// does not depend on the scheduling.
-					if emitted < at {
+					// point up to its column predecessor is in, so the
+					// decision does not depend on the scheduling.
+					if emitted <= pred[at] {
 						left = true
 						continue
 					}
