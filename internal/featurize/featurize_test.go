@@ -27,7 +27,10 @@ func repo(rel string) string {
 	return filepath.Join(filepath.Dir(file), "..", "..", rel)
 }
 
-func tinyModel(t testing.TB) *backbone.Model {
+func tinyModel(t testing.TB) *backbone.Model { return openTiny(t, backbone.Options{Threads: 1}) }
+
+// openTiny opens the tiny test model with opt, closed when the test ends.
+func openTiny(t testing.TB, opt backbone.Options) *backbone.Model {
 	t.Helper()
 	if err := backbone.Init(""); err != nil {
 		t.Fatal(err)
@@ -37,7 +40,7 @@ func tinyModel(t testing.TB) *backbone.Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := backbone.Open(path, spec, backbone.Options{Threads: 1})
+	m, err := backbone.Open(path, spec, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,14 +234,6 @@ func TestBatchingDoesNotChangeFeatures(t *testing.T) {
 // per lane (8 threads: 4 lanes of 2), with a batch size that leaves a
 // partial last batch.
 func TestLanesGiveTheSameRows(t *testing.T) {
-	if err := backbone.Init(""); err != nil {
-		t.Fatal(err)
-	}
-	path := repo("testdata/models/tiny.onnx")
-	spec, _, err := backbone.LoadSidecar(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	items, _ := imageset.List(repo("testdata/images/fmnist"))
 	var outs []map[string]featstore.Row
 	for _, threads := range []int{0, 3, 8} {
@@ -247,13 +242,9 @@ func TestLanesGiveTheSameRows(t *testing.T) {
 		if threads > 0 && (lanes*per > threads || opt.Threads != per) {
 			t.Fatalf("Layout(%d) = %d lanes x %d, options %+v", threads, lanes, per, opt)
 		}
-		m, err := backbone.Open(path, spec, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := openTiny(t, opt)
 		out := filepath.Join(t.TempDir(), "f.parquet")
 		sum, err := Run(context.Background(), items, out, Config{Model: m, Batch: 7, Workers: 3, Threads: threads, Progress: progress.Quiet})
-		m.Close()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,16 +14,7 @@ import (
 // and trains the workshop's models in the background on request, with
 // their chart.
 func TestAssessmentPage(t *testing.T) {
-	sharedProject(t) // skips without Fashion-MNIST
-	f, err := buildFixture()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		f.ts.Close()
-		f.p.Close()
-		os.RemoveAll(filepath.Dir(f.dir))
-	}()
+	f := ownProject(t)
 	r1 := f.round(t)
 	classes := f.p.Config().ClassNames()
 	names := []string{"<b>Bold</b>", "second", "always-first-class"}

@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,16 +19,7 @@ import (
 // a project of its own: the close runs in the background, the site answers
 // meanwhile, and the next round opens with one more evaluated model.
 func TestCloseRoundFromTheAdminPage(t *testing.T) {
-	sharedProject(t) // skips without Fashion-MNIST
-	f, err := buildFixture()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		f.ts.Close()
-		f.p.Close()
-		os.RemoveAll(filepath.Dir(f.dir))
-	}()
+	f := ownProject(t)
 	r1 := f.round(t)
 	c := f.client(t)
 	tok := c.start("closer")
@@ -101,16 +90,7 @@ func TestCloseRoundFromTheAdminPage(t *testing.T) {
 // closing, then the server dropped without finishing) is finished by the
 // next server on the project, without an admin pressing Close again.
 func TestServerFinishesACloseLeftHalfDone(t *testing.T) {
-	sharedProject(t) // skips without Fashion-MNIST
-	f, err := buildFixture()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		f.ts.Close()
-		f.p.Close()
-		os.RemoveAll(filepath.Dir(f.dir))
-	}()
+	f := ownProject(t)
 	r1 := f.round(t)
 	ctx := context.Background()
 	if err := f.p.Store().BeginClose(ctx, r1.ID); err != nil {

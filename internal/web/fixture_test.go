@@ -67,6 +67,23 @@ func sharedProject(t *testing.T) *fixture {
 	return fix
 }
 
+// ownProject builds a project for one test that changes it (closes a
+// round, adds participants), removed when the test ends.
+func ownProject(t *testing.T) *fixture {
+	t.Helper()
+	sharedProject(t) // skips without Fashion-MNIST
+	f, err := buildFixture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		f.ts.Close()
+		f.p.Close()
+		os.RemoveAll(filepath.Dir(f.dir))
+	})
+	return f
+}
+
 func buildFixture() (*fixture, error) {
 	root, err := os.MkdirTemp("", "winnow-web-test")
 	if err != nil {

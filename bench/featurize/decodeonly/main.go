@@ -19,9 +19,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"syscall"
 	"time"
 
+	"github.com/winnowml/winnow/bench/internal/rusage"
 	"github.com/winnowml/winnow/internal/imageio"
 )
 
@@ -61,7 +61,7 @@ func run(dir string, size int, resize string, repeat int) error {
 	opt := imageio.DecodeOptions{MaxPixels: 100_000_000, MinW: size, MinH: size, Resize: mode}
 	fill := [3]uint8{124, 116, 104}
 	pass := func() (time.Duration, error) {
-		c0 := cpuTime()
+		c0 := rusage.CPU()
 		for i, data := range files {
 			img, _, err := dec.Decode(data, opt)
 			if err != nil {
@@ -69,7 +69,7 @@ func run(dir string, size int, resize string, repeat int) error {
 			}
 			fit = imageio.Fit(fit, img, size, size, mode, fill)
 		}
-		return cpuTime() - c0, nil
+		return rusage.CPU() - c0, nil
 	}
 	if _, err := pass(); err != nil {
 		return err
@@ -84,12 +84,4 @@ func run(dir string, size int, resize string, repeat int) error {
 	}
 	fmt.Printf("decodeonly: %d images, %.2f CPU ms/image decode+resize\n", len(files), float64(best.Microseconds())/1e3/float64(len(files)))
 	return nil
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -23,9 +23,9 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/winnowml/winnow/bench/internal/rusage"
 	"github.com/winnowml/winnow/internal/backbone"
 )
 
@@ -79,7 +79,7 @@ func run(path, ortLib string, images, batch, threads, lanes, repeat int) error {
 	}
 	feats := make([][]float32, lanes)
 	pass := func() (time.Duration, time.Duration, error) {
-		start, cpu0 := time.Now(), cpuTime()
+		start, cpu0 := time.Now(), rusage.CPU()
 		var next atomic.Int64 // images handed out so far
 		errs := make([]error, lanes)
 		var wg sync.WaitGroup
@@ -100,7 +100,7 @@ func run(path, ortLib string, images, batch, threads, lanes, repeat int) error {
 			})
 		}
 		wg.Wait()
-		return time.Since(start), cpuTime() - cpu0, errors.Join(errs...)
+		return time.Since(start), rusage.CPU() - cpu0, errors.Join(errs...)
 	}
 	warm, warmCPU, err := pass() // warm-up: allocator, kernel selection, caches
 	if err != nil {
@@ -125,13 +125,4 @@ func run(path, ortLib string, images, batch, threads, lanes, repeat int) error {
 	fmt.Printf("ortonly: %d images, %.3f s, %.1f images/s, %.2f CPU ms/image\n", images, best.Seconds(),
 		float64(images)/best.Seconds(), float64(bestCPU.Microseconds())/1e3/float64(images))
 	return nil
-}
-
-// cpuTime is the process's user + system time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

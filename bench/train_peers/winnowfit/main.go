@@ -27,9 +27,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/winnowml/winnow/bench/internal/rusage"
 	"github.com/winnowml/winnow/internal/linear"
 	"gonum.org/v1/gonum/mat"
 )
@@ -291,13 +291,8 @@ func fit(args []string) error {
 	return os.WriteFile(stem+".seconds", []byte(fmt.Sprintf("%.6f\n", best)), 0o644)
 }
 
-// cpuSeconds is the process's user+system CPU time: on a shared, loaded
-// machine it is a steadier measure of work than wall time.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
-}
+// cpuSeconds is the process's user+system CPU time.
+func cpuSeconds() float64 { return rusage.CPU().Seconds() }
 
 func readNumber(path string) float64 {
 	s, err := os.ReadFile(path)
