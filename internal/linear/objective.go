@@ -19,6 +19,7 @@ type problem struct {
 	off, scale []float64
 	mu         []float64
 	copied     bool // x is the normalised, centred copy (keepCopyWithin)
+	memory     int  // quasi-Newton pairs kept (0: lbfgsMemory)
 	y          []int
 	wt         []float64 // nil means all ones
 	l1, l2     float64

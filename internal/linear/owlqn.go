@@ -153,6 +153,10 @@ func (p *problem) solveTo(theta []float64, maxIter int, tol, kktAbs, scale float
 	tmp := make([]float64, dim)
 	orth := make([]float64, kd)
 	hit := make([]bool, d)
+	lbfgsMemory := lbfgsMemory
+	if p.memory > 0 {
+		lbfgsMemory = p.memory
+	}
 	alpha := make([]float64, lbfgsMemory)
 	rho := make([]float64, lbfgsMemory)
 	S := make([][]float64, lbfgsMemory)
