@@ -110,6 +110,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 
 	params := linear.Params{L1: f.l1, L2: f.l2, Norm: f.normalize, MaxIter: f.maxIter}
 	var cvResult any
+	var warm *linear.Model
 	if f.cv > 0 {
 		folds := f.cv
 		if smallest := slices.Min(counts); smallest < folds {
@@ -127,12 +128,15 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			return err
 		}
 		params.L1, params.L2 = best.L1, best.L2
-		cvResult = table
+		cvResult, warm = table, table.Warm
 		printCVTable(stderr, table)
 		fmt.Fprintf(stderr, "train: %d-fold cross-validation chose l1=%g l2=%g (%.1f s)\n", folds, params.L1, params.L2, time.Since(cvStart).Seconds())
 	}
 	start := time.Now()
-	m, err := linear.FitMatrix(cmd.Context(), set.X32, set.Y, len(set.Classes), params, nil)
+	// After cross-validation the folds' fits at the chosen pair, averaged,
+	// start the final fit near its solution; it still converges to the
+	// final fit's tight tolerance.
+	m, err := linear.FitMatrix(cmd.Context(), set.X32, set.Y, len(set.Classes), params, warm)
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,10 @@ type CVResult struct {
 	// fit's; see CVOptions).
 	Tol    float64 `json:"tol"`
 	KKTTol float64 `json:"kkt_tol"`
+	// Warm is the folds' fits at Best averaged in raw feature space: a
+	// start for the final fit on all the rows, much nearer its solution
+	// than zero (FitMatrix's warm).
+	Warm *Model `json:"-"`
 }
 
 // CVOptions are the knobs of CVPath beyond the data.
@@ -191,7 +195,7 @@ func CVPath(ctx context.Context, X Matrix, y []int, k int, folds int, grid []Pai
 	}
 	fs := make([]*cvFold, folds)
 	for f := range fs {
-		fs[f] = &cvFold{theta: make([][]float64, len(order)), grad: make([][]float64, len(order)), left: append([]int(nil), succ...)}
+		fs[f] = &cvFold{theta: make([][]float64, len(order)), grad: make([][]float64, len(order)), left: append([]int(nil), succ...), sol: make([][]float64, len(grid))}
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -381,6 +385,7 @@ func CVPath(ctx context.Context, X Matrix, y []int, k int, folds int, grid []Pai
 					if fd.left[at] > 0 {
 						fd.theta[at], fd.grad[at] = st.theta, st.grad
 					}
+					fd.sol[g] = append([]float64(nil), st.theta...)
 					wsum[f] = fd.ws
 					row := &res.Rows[g]
 					row.FoldLogLoss[f] = ll / fd.ws
@@ -415,7 +420,42 @@ func CVPath(ctx context.Context, X Matrix, y []int, k int, folds int, grid []Pai
 		}
 	}
 	res.Best = grid[best]
+	res.Warm = averageFits(fs, best)
 	return res, nil
+}
+
+// averageFits is the mean, in raw feature space (raw weights W_kj / s_j,
+// intercepts with the offsets folded in), of the folds' fits at grid
+// index g, as a Model with the identity normalisation.
+func averageFits(fs []*cvFold, g int) *Model {
+	var avg *Model
+	for _, fd := range fs {
+		if fd.sol[g] == nil {
+			return nil
+		}
+		m := fd.pp.model(fd.sol[g])
+		if avg == nil {
+			d := m.D()
+			avg = &Model{W: make([][]float64, m.K()), B: make([]float64, m.K()),
+				Norm: Normalization{Kind: "none", Offset: make([]float64, d), Scale: make([]float64, d)}}
+			for j := range avg.Norm.Scale {
+				avg.Norm.Scale[j] = 1
+			}
+			for c := range avg.W {
+				avg.W[c] = make([]float64, d)
+			}
+		}
+		for c := range m.W {
+			b := m.B[c]
+			for j, w := range m.W[c] {
+				omega := w * m.Norm.Scale[j]
+				avg.W[c][j] += omega / float64(len(fs))
+				b -= omega * m.Norm.Offset[j]
+			}
+			avg.B[c] += b / float64(len(fs))
+		}
+	}
+	return avg
 }
 
 // pathPredecessors gives, for each position of the path order, the position
@@ -447,6 +487,7 @@ type cvFold struct {
 	ws          float64     // the held-out rows' total weight
 	theta, grad [][]float64 // by path position, until its successors start
 	left        []int       // by path position: successors not yet started
+	sol         [][]float64 // by grid index: every fit's solution, for CVResult.Warm
 }
 
 func (fd *cvFold) prepare(ctx context.Context, X Matrix, y []int, k int, p Params, fold []int, f int) error {

@@ -92,3 +92,28 @@ func TestCVPathProgressParallelAndScores(t *testing.T) {
 		t.Errorf("fold 0 accuracy %g, by hand %g", got.FoldAccuracy[0], want)
 	}
 }
+
+// CVResult.Warm, the folds' fits at the chosen pair averaged in raw feature
+// space, starts the final fit near its solution: the same optimum as a cold
+// start, in fewer iterations.
+func TestCVWarmStartsTheFinalFit(t *testing.T) {
+	X, y := blobs(23, 240, 40, 4, 0.6)
+	grid := []Pair{{0, 1}, {0.01, 1}, {0.1, 1}, {0, 0.1}, {0.01, 0.1}, {0.1, 0.1}}
+	res, err := CV(X, y, 4, 3, grid, 7, Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Warm == nil {
+		t.Fatal("no warm start from the CV")
+	}
+	p := Params{L1: res.Best.L1, L2: res.Best.L2}
+	cold := mustFit(t, X, y, 4, p, nil)
+	warm := mustFit(t, X, y, 4, p, res.Warm)
+	if rel := math.Abs(cold.Summary.Objective-warm.Summary.Objective) / cold.Summary.Objective; rel > 1e-8 {
+		t.Errorf("objectives differ: cold %.12g, from the CV %.12g", cold.Summary.Objective, warm.Summary.Objective)
+	}
+	if warm.Summary.Iterations >= cold.Summary.Iterations {
+		t.Errorf("from the CV %d iterations, cold %d", warm.Summary.Iterations, cold.Summary.Iterations)
+	}
+	t.Logf("final fit at l1=%g l2=%g: %d iterations cold, %d from the CV's average", p.L1, p.L2, cold.Summary.Iterations, warm.Summary.Iterations)
+}
