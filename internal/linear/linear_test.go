@@ -694,23 +694,31 @@ func TestModelJSONRoundTrip(t *testing.T) {
 	}
 }
 
-func TestCrossValidation(t *testing.T) {
-	// Weak signal in 3 of 30 features: an unpenalised fit overfits the
-	// noise, a huge penalty predicts only class frequencies.
-	rng := rand.New(rand.NewPCG(17, 17))
-	n, d, k := 120, 30, 3
+// weakSignal draws n rows of d standard normal features in k cycling
+// classes, feature j shifted by shift in the rows of class j: a signal in k
+// of the d features, the rest noise a weak penalty overfits.
+func weakSignal(seed uint64, n, d, k int, shift float64) (*mat.Dense, []int) {
+	rng := rand.New(rand.NewPCG(seed, seed))
 	X := mat.NewDense(n, d, nil)
 	y := make([]int, n)
 	for i := 0; i < n; i++ {
 		y[i] = i % k
 		for j := 0; j < d; j++ {
 			v := rng.NormFloat64()
-			if j < k && j == y[i] {
-				v += 1.2
+			if j == y[i] {
+				v += shift
 			}
 			X.Set(i, j, v)
 		}
 	}
+	return X, y
+}
+
+func TestCrossValidation(t *testing.T) {
+	// Weak signal in 3 of 30 features: an unpenalised fit overfits the
+	// noise, a huge penalty predicts only class frequencies.
+	n, d, k := 120, 30, 3
+	X, y := weakSignal(17, n, d, k, 1.2)
 	grid := []Pair{{1e-4, 1e-4}, {0.3, 0.3}, {3, 3}, {1e4, 1e4}}
 	res, err := CV(X, y, k, 5, grid, 42, Params{})
 	if err != nil {

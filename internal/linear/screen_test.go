@@ -3,10 +3,8 @@ package linear
 import (
 	"context"
 	"math"
-	"math/rand/v2"
 	"testing"
 
-	"gonum.org/v1/gonum/mat"
 )
 
 // screenFold prepares fold 0 of a 3-fold split of a d >> n ReLU problem, as
@@ -217,20 +215,8 @@ func TestColumnSubsetTiles(t *testing.T) {
 // in order, zero in the table, and the same whatever the worker count.
 func TestCVSkipsAColumnThatIsLosing(t *testing.T) {
 	// Weak signal, few rows: without shrinkage the fit overfits the noise.
-	rng := rand.New(rand.NewPCG(23, 23))
-	n, d, k := 60, 40, 3
-	X := mat.NewDense(n, d, nil)
-	y := make([]int, n)
-	for i := 0; i < n; i++ {
-		y[i] = i % k
-		for j := 0; j < d; j++ {
-			v := rng.NormFloat64()
-			if j == y[i] {
-				v += 1
-			}
-			X.Set(i, j, v)
-		}
-	}
+	k := 3
+	X, y := weakSignal(23, 60, 40, k, 1)
 	var grid []Pair
 	for _, l2 := range []float64{1000, 30, 1, 0.03, 0.001, 3e-5} {
 		grid = append(grid, Pair{L1: 0, L2: l2}, Pair{L1: 0.3, L2: l2})
