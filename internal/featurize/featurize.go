@@ -138,7 +138,6 @@ func (c *Config) defaults() {
 	if c.Workers <= 0 {
 		c.Workers = 2
 	}
-
 	if c.MaxBytes <= 0 {
 		c.MaxBytes = 1 << 30
 	}
