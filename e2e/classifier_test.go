@@ -19,11 +19,7 @@ func TestClassifierLoop(t *testing.T) {
 	feats := filepath.Join(work, "f.parquet")
 	mustRun := func(args ...string) (string, string) {
 		t.Helper()
-		stdout, stderr, code := run(t, args...)
-		if code != 0 {
-			t.Fatalf("winnow %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
-		}
-		return stdout, stderr
+		return runOK(t, args...)
 	}
 	mustRun("featurize", images, "-o", feats, "--model", "pixels:28x28:gray", "-q")
 

@@ -42,10 +42,7 @@ func TestClassifyEqualsFeaturizePredictAndExport(t *testing.T) {
 	p := func(name string) string { return filepath.Join(w, name) }
 	mustRun := func(args ...string) string {
 		t.Helper()
-		stdout, stderr, code := run(t, args...)
-		if code != 0 {
-			t.Fatalf("winnow %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
-		}
+		stdout, stderr := runOK(t, args...)
 		return stdout + stderr
 	}
 	fm := repo("testdata/images/fmnist")
@@ -165,10 +162,7 @@ func TestTriageCalibrateAndNodeExample(t *testing.T) {
 	p := func(name string) string { return filepath.Join(w, name) }
 	mustRun := func(args ...string) string {
 		t.Helper()
-		stdout, stderr, code := run(t, args...)
-		if code != 0 {
-			t.Fatalf("winnow %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
-		}
+		stdout, stderr := runOK(t, args...)
 		return stdout + stderr
 	}
 	fm := repo("testdata/images/fmnist")

@@ -20,10 +20,7 @@ func TestFeatureColumnsByName(t *testing.T) {
 	p := func(name string) string { return filepath.Join(w, name) }
 	mustRun := func(args ...string) string {
 		t.Helper()
-		stdout, stderr, code := run(t, args...)
-		if code != 0 {
-			t.Fatalf("winnow %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
-		}
+		stdout, stderr := runOK(t, args...)
 		return stdout + stderr
 	}
 	mustRun("featurize", images, "-o", p("f.parquet"), "--model", "pixels:12x12:gray", "-q")

@@ -18,10 +18,7 @@ func TestExportedGraphMatchesPredict(t *testing.T) {
 	images := repo("testdata/images/fmnist")
 	mustRun := func(args ...string) string {
 		t.Helper()
-		stdout, stderr, code := run(t, args...)
-		if code != 0 {
-			t.Fatalf("winnow %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
-		}
+		stdout, stderr := runOK(t, args...)
 		return stdout + stderr
 	}
 	for _, bb := range []string{"mobilenet-v2-b13", "pixels:16x16:gray"} {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -34,6 +35,17 @@ func TestMain(m *testing.M) {
 func repo(rel string) string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", rel)
+}
+
+// runOK is run for a command that must succeed: any other exit status
+// fails the test with winnow's stderr.
+func runOK(t testing.TB, args ...string) (stdout, stderr string) {
+	t.Helper()
+	stdout, stderr, code := run(t, args...)
+	if code != 0 {
+		t.Fatalf("winnow %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+	}
+	return stdout, stderr
 }
 
 // run executes winnow and returns stdout, stderr and the exit code.

@@ -63,10 +63,7 @@ func TestNoveltyFlagsThePhotos(t *testing.T) {
 	}
 	mustRun := func(args ...string) string {
 		t.Helper()
-		_, stderr, code := run(t, args...)
-		if code != 0 {
-			t.Fatalf("winnow %v: exit %d\n%s", args, code, stderr)
-		}
+		_, stderr := runOK(t, args...)
 		return stderr
 	}
 	mustRun("featurize", root, "-o", f("features.parquet"), "-q")

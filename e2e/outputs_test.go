@@ -17,9 +17,7 @@ func TestOutputNamingAnInputIsRefused(t *testing.T) {
 	p := func(name string) string { return filepath.Join(w, name) }
 	mustRun := func(args ...string) {
 		t.Helper()
-		if _, stderr, code := run(t, args...); code != 0 {
-			t.Fatalf("winnow %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
-		}
+		runOK(t, args...)
 	}
 	// Inputs of every kind, made by winnow itself.
 	mustRun("featurize", images, "-o", p("f.parquet"), "--model", "pixels:28x28:gray", "-q")
