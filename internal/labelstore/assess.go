@@ -164,23 +164,6 @@ func (s *Store) hiddenFor(ctx context.Context, q querier, sessionID, roundID int
 	return cands, at, nil
 }
 
-func queryItemsQ(ctx context.Context, q querier, query string, args ...any) ([]Item, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Item
-	for rows.Next() {
-		it, err := scanItem(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, it)
-	}
-	return out, rows.Err()
-}
-
 // NoneOption is the consensus option "none of these", after the classes.
 const NoneOption = "none"
 

@@ -103,7 +103,12 @@ func (s *Store) TestItems(ctx context.Context) ([]Item, error) {
 }
 
 func (s *Store) queryItems(ctx context.Context, query string, args ...any) ([]Item, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	return queryItemsQ(ctx, s.db, query, args...)
+}
+
+// queryItemsQ runs an items query on q: the store, or a transaction.
+func queryItemsQ(ctx context.Context, q querier, query string, args ...any) ([]Item, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
