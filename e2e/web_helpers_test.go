@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/winnowml/winnow/internal/fmnist"
+	"github.com/winnowml/winnow/internal/web/webclient"
 )
 
 // webClasses are the Fashion-MNIST classes the website tests use, with the
@@ -115,8 +116,6 @@ type served struct {
 	logs *syncWriter
 }
 
-var participantURL = regexp.MustCompile(`participants: (http://127\.0\.0\.1:\d+)/`)
-
 // startServe runs `winnow serve` on 127.0.0.1 with port 0 (the kernel picks a
 // free one; serve prints it) and stops it when the test ends.
 func startServe(t testing.TB, proj, token string) *served {
@@ -136,7 +135,7 @@ func startServe(t testing.TB, proj, token string) *served {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := participantURL.FindStringSubmatch(sc.Text()); m != nil {
+			if m := webclient.ParticipantsURL.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
 			}
 		}

@@ -2,15 +2,8 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -18,94 +11,8 @@ import (
 	"time"
 
 	"github.com/winnowml/winnow/internal/labelstore"
+	"github.com/winnowml/winnow/internal/web/webclient"
 )
-
-// webParticipant is one browser talking plain HTTP: a cookie jar and the
-// session's CSRF token.
-type webParticipant struct {
-	name, base, csrf string
-	round            int64
-	items            []int64
-	classes          []string
-	hc               *http.Client
-}
-
-var webCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
-func (p *webParticipant) do(method, path string, form url.Values) (string, int, error) {
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, p.base+path, body)
-	if err != nil {
-		return "", 0, err
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	req.Header.Set("Accept", "application/json, text/html")
-	resp, err := p.hc.Do(req)
-	if err != nil {
-		return "", 0, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return string(b), resp.StatusCode, err
-}
-
-// join starts a session as the About page's form does and reads the queue.
-func webJoin(base, name string) (*webParticipant, error) {
-	jar, _ := cookiejar.New(nil)
-	p := &webParticipant{name: name, base: base, hc: &http.Client{Jar: jar, Timeout: 20 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	body, _, err := p.do("GET", "/", nil)
-	if err != nil {
-		return nil, err
-	}
-	m := webCSRF.FindStringSubmatch(body)
-	if m == nil {
-		return nil, fmt.Errorf("no CSRF field on the start page")
-	}
-	if _, code, err := p.do("POST", "/session", url.Values{"csrf": {m[1]}, "name": {name}}); err != nil || code != http.StatusSeeOther {
-		return nil, fmt.Errorf("POST /session: %d %v", code, err)
-	}
-	return p, p.refresh()
-}
-
-func (p *webParticipant) refresh() error {
-	body, code, err := p.do("GET", "/api/queue", nil)
-	if err != nil || code != 200 {
-		return fmt.Errorf("GET /api/queue: %d %v", code, err)
-	}
-	var q struct {
-		Round   int64    `json:"round"`
-		CSRF    string   `json:"csrf"`
-		Locked  bool     `json:"locked"`
-		Classes []string `json:"classes"`
-		Items   []struct {
-			ID     int64  `json:"id"`
-			Answer string `json:"answer"`
-		} `json:"items"`
-	}
-	if err := json.Unmarshal([]byte(body), &q); err != nil {
-		return err
-	}
-	if q.Locked || len(q.Items) == 0 {
-		return fmt.Errorf("nothing to label: locked %v, %d items", q.Locked, len(q.Items))
-	}
-	p.csrf, p.round, p.classes, p.items = q.CSRF, q.Round, q.Classes, nil
-	for _, it := range q.Items {
-		p.items = append(p.items, it.ID)
-	}
-	return nil
-}
-
-func (p *webParticipant) answer(item int64, class string) (int, error) {
-	_, code, err := p.do("POST", "/label", url.Values{"csrf": {p.csrf}, "round": {fmt.Sprint(p.round)},
-		"item": {fmt.Sprint(item)}, "class": {class}})
-	return code, err
-}
 
 type webAck struct {
 	name  string
@@ -128,9 +35,9 @@ func TestWebKillLosesNoAcknowledgedAnswer(t *testing.T) {
 		total atomic.Int64
 		wg    sync.WaitGroup
 	)
-	parts := make([]*webParticipant, n)
+	parts := make([]*webclient.Participant, n)
 	for i := range n {
-		p, err := webJoin(srv.base, fmt.Sprintf("killed-%03d", i))
+		p, err := webclient.Join(context.Background(), srv.base, fmt.Sprintf("killed-%03d", i), 20*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,14 +50,14 @@ func TestWebKillLosesNoAcknowledgedAnswer(t *testing.T) {
 			defer wg.Done()
 			// Bounded: at most 60 answers each, and nothing once the server is gone.
 			for k := 0; k < 60; k++ {
-				item, class := p.items[(i+k)%len(p.items)], p.classes[(i*7+k)%len(p.classes)]
-				code, err := p.answer(item, class)
+				item, class := p.Items[(i+k)%len(p.Items)], p.Classes[(i*7+k)%len(p.Classes)]
+				code, err := p.Answer(context.Background(), item, class)
 				if err != nil {
 					return
 				}
 				if code/100 == 2 {
 					mu.Lock()
-					acks = append(acks, webAck{p.name, item, class})
+					acks = append(acks, webAck{p.Name, item, class})
 					mu.Unlock()
 					total.Add(1)
 				} else {
@@ -215,20 +122,20 @@ func TestWebKillLosesNoAcknowledgedAnswer(t *testing.T) {
 		t.Fatalf("%d acknowledged answers are missing after SIGKILL", missing)
 	}
 	// The old sessions work on the new process, and so does a new one.
-	for _, p := range []*webParticipant{parts[0], parts[n-1]} {
-		p.base = srv2.base
-		if err := p.refresh(); err != nil {
-			t.Fatalf("%s after the restart: %v", p.name, err)
+	for _, p := range []*webclient.Participant{parts[0], parts[n-1]} {
+		p.Base = srv2.base
+		if err := p.Refresh(context.Background()); err != nil {
+			t.Fatalf("%s after the restart: %v", p.Name, err)
 		}
-		if code, err := p.answer(p.items[0], p.classes[0]); err != nil || code != 200 {
-			t.Fatalf("%s answering after the restart: %d %v", p.name, code, err)
+		if code, err := p.Answer(context.Background(), p.Items[0], p.Classes[0]); err != nil || code != 200 {
+			t.Fatalf("%s answering after the restart: %d %v", p.Name, code, err)
 		}
 	}
-	late, err := webJoin(srv2.base, "after-restart")
+	late, err := webclient.Join(context.Background(), srv2.base, "after-restart", 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, err := late.answer(late.items[0], late.classes[0]); err != nil || code != 200 {
+	if code, err := late.Answer(context.Background(), late.Items[0], late.Classes[0]); err != nil || code != 200 {
 		t.Fatalf("a new participant after the restart: %d %v", code, err)
 	}
 }

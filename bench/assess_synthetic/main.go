@@ -40,6 +40,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/winnowml/winnow/internal/labelstore"
+	"github.com/winnowml/winnow/internal/web/webclient"
 )
 
 type annotator struct {
@@ -264,8 +265,6 @@ func itemPaths(db string) (map[int64]string, error) {
 	return out, nil
 }
 
-var participantURL = regexp.MustCompile(`participants: (http://127\.0\.0\.1:\d+)/`)
-
 func serve(proj, token string) (*exec.Cmd, string, error) {
 	c := exec.Command(*winnow, "serve", proj, "--addr", "127.0.0.1:0", "--admin-token", token)
 	stdout, err := c.StdoutPipe()
@@ -280,7 +279,7 @@ func serve(proj, token string) (*exec.Cmd, string, error) {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := participantURL.FindStringSubmatch(sc.Text()); m != nil {
+			if m := webclient.ParticipantsURL.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
 			}
 		}
@@ -315,8 +314,6 @@ func client() *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{Jar: jar, Timeout: 120 * time.Second}
 }
-
-var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 func getBody(c *http.Client, u string) (string, error) {
 	resp, err := c.Get(u)
@@ -355,7 +352,7 @@ func adminLogin(base, token string) (*http.Client, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	m := csrfField.FindStringSubmatch(body)
+	m := webclient.CSRFField.FindStringSubmatch(body)
 	if m == nil {
 		return nil, "", errors.New("no CSRF field on the admin page")
 	}
@@ -368,7 +365,7 @@ func (a *annotator) join(base string) error {
 	if err != nil {
 		return err
 	}
-	m := csrfField.FindStringSubmatch(body)
+	m := webclient.CSRFField.FindStringSubmatch(body)
 	if m == nil {
 		return errors.New("no CSRF field on the About page")
 	}

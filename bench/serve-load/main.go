@@ -15,15 +15,12 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"math/rand/v2"
-	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -36,6 +33,7 @@ import (
 
 	"github.com/winnowml/winnow/internal/fmnist"
 	"github.com/winnowml/winnow/internal/labelstore"
+	"github.com/winnowml/winnow/internal/web/webclient"
 )
 
 func main() {
@@ -139,8 +137,6 @@ func buildProject(bin, dir, proj string, batch int) error {
 	return os.WriteFile(toml, off, 0o644)
 }
 
-var urlLine = regexp.MustCompile(`participants: (http://127\.0\.0\.1:\d+)/`)
-
 // serve starts `winnow serve` on a free loopback port.
 func serve(bin, proj string) (func(), string, int, error) {
 	cmd := exec.Command(bin, "serve", proj, "--addr", "127.0.0.1:0", "--admin-token", "serve-load")
@@ -158,7 +154,7 @@ func serve(bin, proj string) (func(), string, int, error) {
 	for time.Now().Before(deadline) {
 		n, err := out.Read(buf)
 		got += string(buf[:n])
-		if m := urlLine.FindStringSubmatch(got); m != nil {
+		if m := webclient.ParticipantsURL.FindStringSubmatch(got); m != nil {
 			go io.Copy(io.Discard, out)
 			stop := func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
 			return stop, m[1], cmd.Process.Pid, nil
@@ -197,7 +193,7 @@ func run(ctx context.Context, base string, n, answers int, think time.Duration) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p, err := newParticipant(ctx, base, fmt.Sprintf("load-%03d", i))
+			p, err := webclient.Join(ctx, base, fmt.Sprintf("load-%03d", i), 30*time.Second)
 			startWG.Done()
 			if err != nil {
 				mu.Lock()
@@ -211,17 +207,17 @@ func run(ctx context.Context, base string, n, answers int, think time.Duration) 
 				if think > 0 {
 					sleep(ctx, time.Duration(rng.Int64N(int64(2*think))))
 				}
-				item := p.items[k%len(p.items)]
-				class := p.classes[rng.IntN(len(p.classes))]
+				item := p.Items[k%len(p.Items)]
+				class := p.Classes[rng.IntN(len(p.Classes))]
 				t := time.Now()
-				err := p.answer(ctx, item, class)
+				err := answer(ctx, p, item, class)
 				d := time.Since(t)
 				mu.Lock()
 				if err != nil {
 					res.failures[err.Error()]++
 				} else {
 					res.latencies = append(res.latencies, d)
-					res.acks = append(res.acks, ack{p.name, item, class})
+					res.acks = append(res.acks, ack{p.Name, item, class})
 				}
 				mu.Unlock()
 			}
@@ -243,86 +239,10 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 // participant is one browser: its own cookie jar and connection.
-type participant struct {
-	name, base, csrf string
-	round            int64
-	items            []int64
-	classes          []string
-	hc               *http.Client
-}
-
-var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
-func newParticipant(ctx context.Context, base, name string) (*participant, error) {
-	jar, _ := cookiejar.New(nil)
-	p := &participant{name: name, base: base, hc: &http.Client{
-		Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
-	body, _, err := p.do(ctx, "GET", "/", nil)
-	if err != nil {
-		return nil, err
-	}
-	m := csrfField.FindStringSubmatch(body)
-	if m == nil {
-		return nil, errors.New("no CSRF field on the start page")
-	}
-	if _, code, err := p.do(ctx, "POST", "/session", url.Values{"csrf": {m[1]}, "name": {name}}); err != nil || code != http.StatusSeeOther {
-		return nil, fmt.Errorf("starting a session: %d %v", code, err)
-	}
-	body, code, err := p.do(ctx, "GET", "/api/queue", nil)
-	if err != nil || code != 200 {
-		return nil, fmt.Errorf("queue: %d %v", code, err)
-	}
-	var q struct {
-		Round   int64    `json:"round"`
-		Locked  bool     `json:"locked"`
-		CSRF    string   `json:"csrf"`
-		Classes []string `json:"classes"`
-		Items   []struct {
-			ID int64 `json:"id"`
-		} `json:"items"`
-	}
-	if err := json.Unmarshal([]byte(body), &q); err != nil {
-		return nil, err
-	}
-	if q.Locked || len(q.Items) == 0 {
-		return nil, fmt.Errorf("nothing to label (locked %v, %d items)", q.Locked, len(q.Items))
-	}
-	p.csrf, p.round, p.classes = q.CSRF, q.Round, q.Classes
-	for _, it := range q.Items {
-		p.items = append(p.items, it.ID)
-	}
-	return p, nil
-}
-
-func (p *participant) do(ctx context.Context, method, path string, form url.Values) (string, int, error) {
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequestWithContext(ctx, method, p.base+path, body)
-	if err != nil {
-		return "", 0, err
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	req.Header.Set("Accept", "application/json, text/html")
-	resp, err := p.hc.Do(req)
-	if err != nil {
-		return "", 0, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return string(b), resp.StatusCode, err
-}
-
-// answer posts one label; nil means the server acknowledged it (2xx).
-func (p *participant) answer(ctx context.Context, item int64, class string) error {
-	_, code, err := p.do(ctx, "POST", "/label", url.Values{
-		"csrf": {p.csrf}, "round": {fmt.Sprint(p.round)}, "item": {fmt.Sprint(item)}, "class": {class},
-	})
+// answer posts one answer and turns anything but an acknowledgement into an
+// error that names the kind of failure (the failures table counts them).
+func answer(ctx context.Context, p *webclient.Participant, item int64, class string) error {
+	code, err := p.Answer(ctx, item, class)
 	if err != nil {
 		if ctx.Err() != nil {
 			return errors.New("stopped by -duration")

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/winnowml/winnow/internal/web/webclient"
 )
 
 // TestAssessmentPage: participants label through the site; the Assessment
@@ -53,7 +55,7 @@ func TestAssessmentPage(t *testing.T) {
 	if n := strings.Count(body, " · "); n < 3 {
 		t.Errorf("%d pairs on the page, want 3", n)
 	}
-	m := csrfField.FindStringSubmatch(body)
+	m := webclient.CSRFField.FindStringSubmatch(body)
 	if m == nil {
 		t.Fatal("no CSRF field on the Assessment page")
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/winnowml/winnow/internal/labelstore"
+	"github.com/winnowml/winnow/internal/web/webclient"
 )
 
 // TestCloseRoundFromTheAdminPage closes a round through the admin routes on
@@ -33,7 +34,7 @@ func TestCloseRoundFromTheAdminPage(t *testing.T) {
 	admin.get("/admin?token=" + adminToken)
 	_, body := admin.get("/admin")
 	before := strings.Count(body, `class="evaluated"`)
-	m := csrfField.FindStringSubmatch(body)
+	m := webclient.CSRFField.FindStringSubmatch(body)
 	if m == nil {
 		t.Fatal("no CSRF field on the admin page")
 	}

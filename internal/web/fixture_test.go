@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/winnowml/winnow/internal/fmnist"
 	"github.com/winnowml/winnow/internal/labelstore"
 	"github.com/winnowml/winnow/internal/project"
+	"github.com/winnowml/winnow/internal/web/webclient"
 )
 
 // Hostile names: they reach the pages through the project's classes, the
@@ -179,14 +179,12 @@ func (c *client) post(path string, form url.Values) (*http.Response, string) {
 	return c.do(req)
 }
 
-var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
 // start opens a session with the given display name, as the About page's
 // form does, and returns the session's CSRF token.
 func (c *client) start(name string) string {
 	c.t.Helper()
 	_, body := c.get("/")
-	m := csrfField.FindStringSubmatch(body)
+	m := webclient.CSRFField.FindStringSubmatch(body)
 	if m == nil {
 		c.t.Fatal("no CSRF field on the start page")
 	}
@@ -195,7 +193,7 @@ func (c *client) start(name string) string {
 		c.t.Fatalf("POST /session: %s", resp.Status)
 	}
 	_, body = c.get("/practice")
-	if m = csrfField.FindStringSubmatch(body); m == nil {
+	if m = webclient.CSRFField.FindStringSubmatch(body); m == nil {
 		c.t.Fatal("no CSRF field on the practice page")
 	}
 	return m[1]

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/winnowml/winnow/internal/labelstore"
+	"github.com/winnowml/winnow/internal/web/webclient"
 )
 
 func TestMain(m *testing.M) {
@@ -464,7 +465,7 @@ func TestHeadersCookiesAndErrorPages(t *testing.T) {
 	// A fresh browser starting a session gets the session cookie.
 	c2 := f.client(t)
 	_, body := c2.get("/")
-	m := csrfField.FindStringSubmatch(body)
+	m := webclient.CSRFField.FindStringSubmatch(body)
 	if m == nil {
 		t.Fatal("no CSRF field on the start page")
 	}
