@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"testing"
-
 )
 
 // screenFold prepares fold 0 of a 3-fold split of a d >> n ReLU problem, as
