@@ -5,7 +5,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -21,14 +20,11 @@ import (
 )
 
 type classifyFlags struct {
+	runFlags
 	model, out, cache, backbone, errors string
 	labels, labelColumn                 string
 	threshold, target                   float64
 	classTargets                        []string
-	batch, threads, workers             int
-	checkpointRows                      int
-	maxPixels                           int64
-	maxMemory                           string
 	strict, quiet                       bool
 }
 
@@ -77,12 +73,7 @@ lowest confidence at which that class's predictions are right A2 of the time.`,
 	fl.StringVar(&f.errors, "errors", "", "write skipped files as JSON lines {\"path\",\"error\",\"kind\"} to this file (default: stderr)")
 	fl.BoolVar(&f.strict, "strict", false, "exit with status 1 if any file was skipped")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output (the final summary is still printed)")
-	fl.IntVar(&f.batch, "batch", 8, "images per inference call (larger batches are no faster on CPU and hold more of ONNX Runtime's memory)")
-	fl.IntVar(&f.threads, "threads", runtime.NumCPU(), "threads decoding and inference keep busy together: up to 4 batches run at once, one ONNX Runtime thread each, and decoders take whichever threads are free")
-	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "image decoding goroutines (they share --threads with inference; more than --threads only helps when reading is slow)")
-	fl.IntVar(&f.checkpointRows, "checkpoint-rows", 4096, "make progress durable every this many rows (and every 30 s)")
-	fl.Int64Var(&f.maxPixels, "max-pixels", 100_000_000, "skip images whose header claims more pixels than this")
-	fl.StringVar(&f.maxMemory, "max-memory", "1GiB", "resident memory of the run apart from the model (e.g. 512MiB, 2GiB): decodes in flight share what ONNX Runtime and buffers leave")
+	f.runFlags.register(fl)
 	for _, name := range []string{"model", "output"} {
 		cmd.MarkFlagRequired(name)
 	}
@@ -91,7 +82,7 @@ lowest confidence at which that class's predictions are right A2 of the time.`,
 
 func runClassify(cmd *cobra.Command, g *globals, f *classifyFlags, source string) error {
 	set := cmd.Flags().Changed
-	maxMemory, err := checkRunFlags(f.batch, f.threads, f.workers, f.checkpointRows, f.maxPixels, f.maxMemory)
+	maxMemory, err := f.runFlags.check()
 	if err != nil {
 		return err
 	}
@@ -163,26 +154,14 @@ func runClassify(cmd *cobra.Command, g *globals, f *classifyFlags, source string
 	if len(items) == 0 {
 		return fmt.Errorf("classify: no images in %s (looked for %s)", source, strings.Join(imageset.Extensions, " "))
 	}
-	if err := backbone.Init(g.ortLib); err != nil {
-		return err
-	}
-	model, err := backbone.OpenData(bb.Data, bb.Where, bb.Spec, featurize.ModelOptions(f.threads))
+	model, closeModel, err := f.runFlags.openModel(cmd, g.ortLib, bb.Data, bb.Where, bb.Spec)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		// As in featurize: after a signal an inference call may still be
-		// running, and closing the session under it would crash.
-		if cmd.Context().Err() == nil {
-			model.Close()
-		}
-	}()
+	defer closeModel()
 
 	stderr := cmd.ErrOrStderr()
-	sum, err := runFeatures(cmd, "classify: features", items, f.cache, f.errors, f.quiet, featurize.Config{
-		Model: model, Resize: bb.Resize, Batch: f.batch, Workers: f.workers, Threads: f.threads, MaxPixels: f.maxPixels, MaxMemory: maxMemory,
-		ChunkRows: f.checkpointRows,
-	}, nil)
+	sum, err := runFeatures(cmd, "classify: features", items, f.cache, f.errors, f.quiet, f.runFlags.config(model, bb.Resize, maxMemory, featurize.Config{}), nil)
 	if err != nil {
 		return err
 	}

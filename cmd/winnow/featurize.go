@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/winnowml/winnow/internal/backbone"
 	"github.com/winnowml/winnow/internal/featstore"
@@ -25,11 +26,8 @@ import (
 )
 
 type featurizeFlags struct {
+	runFlags
 	out, model, resize, errors string
-	batch, threads, workers    int
-	checkpointRows             int
-	maxPixels                  int64
-	maxMemory                  string
 	strict, quiet              bool
 
 	shard            string
@@ -84,16 +82,11 @@ sha256 are skipped, and a killed run loses at most its last few seconds.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.out, "output", "o", "", "Parquet file to write (required); an existing one is resumed")
 	fl.StringVar(&f.model, "model", backbone.DefaultName(), "backbone `NAME|FILE`: a built-in name (see winnow backbone list) or an ONNX file with its sidecar FILE.json")
-	fl.IntVar(&f.batch, "batch", 8, "images per inference call (larger batches are no faster on CPU and hold more of ONNX Runtime's memory)")
-	fl.IntVar(&f.threads, "threads", runtime.NumCPU(), "threads decoding and inference keep busy together: up to 4 batches run at once, one ONNX Runtime thread each, and decoders take whichever threads are free")
-	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "image decoding goroutines (they share --threads with inference; more than --threads only helps when reading is slow)")
 	fl.StringVar(&f.resize, "resize", "pad", "fit images to the model input: pad (keep aspect, pad with the mean colour), crop (centre crop), stretch")
 	fl.StringVar(&f.errors, "errors", "", "write skipped files as JSON lines {\"path\",\"error\",\"kind\"} to this file (default: stderr)")
 	fl.BoolVar(&f.strict, "strict", false, "exit with status 1 if any file was skipped")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output (the final summary is still printed)")
-	fl.IntVar(&f.checkpointRows, "checkpoint-rows", 4096, "make progress durable every this many rows (and every 30 s)")
-	fl.Int64Var(&f.maxPixels, "max-pixels", 100_000_000, "skip images whose header claims more pixels than this")
-	fl.StringVar(&f.maxMemory, "max-memory", "1GiB", "resident memory of the run apart from the model (e.g. 512MiB, 2GiB): decodes in flight share what ONNX Runtime and buffers leave, each reserving width x height x 4 bytes or more before it starts")
+	f.runFlags.register(fl)
 	fl.StringVar(&f.shard, "shard", "", "featurize only shard I of N of SOURCE (I/N, or auto: JOB_COMPLETION_INDEX with --shards, or SLURM_ARRAY_TASK_ID/COUNT); -o is then a folder and gets part-I-of-N.parquet and part-I-of-N.errors.jsonl")
 	fl.IntVar(&f.shards, "shards", 0, "number of shards N for --shard auto under a Kubernetes Indexed Job (its completions)")
 	fl.IntVar(&f.fetchConcurrency, "fetch-concurrency", 16, "downloads in flight for URL and s3:// entries")
@@ -174,7 +167,7 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 			f.errors = featstore.ShardErrorsFile(dir, s.index, s.count)
 		}
 	}
-	maxMemory, err := checkRunFlags(f.batch, f.threads, f.workers, f.checkpointRows, f.maxPixels, f.maxMemory)
+	maxMemory, err := f.runFlags.check()
 	if err != nil {
 		return err
 	}
@@ -212,27 +205,16 @@ func runFeaturize(cmd *cobra.Command, g *globals, f *featurizeFlags, source stri
 	if len(items) == 0 && shard == nil {
 		return fmt.Errorf("featurize: no images in %s (looked for %s)", source, strings.Join(imageset.Extensions, " "))
 	}
-	if err := backbone.Init(g.ortLib); err != nil {
-		return err
-	}
-	model, err := backbone.OpenData(data, where, spec, featurize.ModelOptions(f.threads))
+	model, closeModel, err := f.runFlags.openModel(cmd, g.ortLib, data, where, spec)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		// After a signal an inference call may still be running (Abandon):
-		// closing the session under it would crash; the process exits anyway.
-		if cmd.Context().Err() == nil {
-			model.Close()
-		}
-	}()
+	defer closeModel()
 
 	stderr := cmd.ErrOrStderr()
-	sum, runErr := runFeatures(cmd, "featurize", items, f.out, f.errors, f.quiet, featurize.Config{
-		Model: model, Resize: mode, Batch: f.batch, Workers: f.workers, Threads: f.threads, MaxPixels: f.maxPixels, MaxMemory: maxMemory,
-		ChunkRows: f.checkpointRows,
-		Fetcher:   fetch.New(fetch.Config{Concurrency: f.fetchConcurrency, Timeout: f.fetchTimeout, Retries: retries(f.fetchRetries)}),
-	}, func(sum featurize.Summary) error {
+	sum, runErr := runFeatures(cmd, "featurize", items, f.out, f.errors, f.quiet, f.runFlags.config(model, mode, maxMemory, featurize.Config{
+		Fetcher: fetch.New(fetch.Config{Concurrency: f.fetchConcurrency, Timeout: f.fetchTimeout, Retries: retries(f.fetchRetries)}),
+	}), func(sum featurize.Summary) error {
 		if shard != nil && sum.OK+sum.Duplicates+sum.Resumed == 0 {
 			// A shard with no image (or none readable) still says so with a
 			// file, or merge could not tell it from a shard never run.
@@ -304,21 +286,66 @@ func refuseOverwriteImages(items []imageset.Item, outs files) error {
 	return nil
 }
 
-// checkRunFlags validates the flags featurize and classify share, before
-// any work, and returns --max-memory in bytes.
-func checkRunFlags(batch, threads, workers, checkpointRows int, maxPixels int64, maxMemoryFlag string) (int64, error) {
-	maxMemory, err := parseBytes(maxMemoryFlag)
+// runFlags are the flags featurize and classify share: how a run uses the
+// machine.
+type runFlags struct {
+	batch, threads, workers int
+	checkpointRows          int
+	maxPixels               int64
+	maxMemory               string
+}
+
+func (r *runFlags) register(fl *pflag.FlagSet) {
+	fl.IntVar(&r.batch, "batch", 8, "images per inference call (larger batches are no faster on CPU and hold more of ONNX Runtime's memory)")
+	fl.IntVar(&r.threads, "threads", runtime.NumCPU(), "threads decoding and inference keep busy together: up to 4 batches run at once, one ONNX Runtime thread each, and decoders take whichever threads are free")
+	fl.IntVar(&r.workers, "workers", runtime.NumCPU(), "image decoding goroutines (they share --threads with inference; more than --threads only helps when reading is slow)")
+	fl.IntVar(&r.checkpointRows, "checkpoint-rows", 4096, "make progress durable every this many rows (and every 30 s)")
+	fl.Int64Var(&r.maxPixels, "max-pixels", 100_000_000, "skip images whose header claims more pixels than this")
+	fl.StringVar(&r.maxMemory, "max-memory", "1GiB", "resident memory of the run apart from the model (e.g. 512MiB, 2GiB): decodes in flight share what ONNX Runtime and buffers leave, each reserving width x height x 4 bytes or more before it starts")
+}
+
+// check validates the flags before any work and returns --max-memory in
+// bytes.
+func (r *runFlags) check() (int64, error) {
+	maxMemory, err := parseBytes(r.maxMemory)
 	if err != nil {
-		return 0, usageError("--max-memory %q: %v", maxMemoryFlag, err)
+		return 0, usageError("--max-memory %q: %v", r.maxMemory, err)
 	}
 	return maxMemory, firstError(
-		intAtLeast("--batch", batch, 1),
-		intAtLeast("--threads", threads, 1),
-		intAtLeast("--workers", workers, 1),
-		intAtLeast("--checkpoint-rows", checkpointRows, 1),
-		int64Between("--max-pixels", maxPixels, 1, imageio.HardMaxPixels),
+		intAtLeast("--batch", r.batch, 1),
+		intAtLeast("--threads", r.threads, 1),
+		intAtLeast("--workers", r.workers, 1),
+		intAtLeast("--checkpoint-rows", r.checkpointRows, 1),
+		int64Between("--max-pixels", r.maxPixels, 1, imageio.HardMaxPixels),
 		int64Between("--max-memory", maxMemory, 16<<20, 1<<50),
 	)
+}
+
+// openModel opens the backbone with the sessions --threads needs. The
+// returned close leaves the model open after a signal: an inference call
+// may then still be running (featurize.Config.Abandon), closing the
+// session under it would crash, and the process exits anyway.
+func (r *runFlags) openModel(cmd *cobra.Command, ortLib string, data []byte, where string, spec backbone.Spec) (*backbone.Model, func(), error) {
+	if err := backbone.Init(ortLib); err != nil {
+		return nil, nil, err
+	}
+	model, err := backbone.OpenData(data, where, spec, featurize.ModelOptions(r.threads))
+	if err != nil {
+		return nil, nil, err
+	}
+	return model, func() {
+		if cmd.Context().Err() == nil {
+			model.Close()
+		}
+	}, nil
+}
+
+// config fills cfg's fields that these flags set.
+func (r *runFlags) config(model *backbone.Model, resize imageio.ResizeMode, maxMemory int64, cfg featurize.Config) featurize.Config {
+	cfg.Model, cfg.Resize, cfg.MaxMemory = model, resize, maxMemory
+	cfg.Batch, cfg.Workers, cfg.Threads = r.batch, r.workers, r.threads
+	cfg.MaxPixels, cfg.ChunkRows = r.maxPixels, r.checkpointRows
+	return cfg
 }
 
 // runFeatures is what featurize and classify share around featurize.Run:
