@@ -17,6 +17,22 @@ import (
 	"github.com/winnowml/winnow/internal/metrics"
 )
 
+// rocAxes is an empty ROC chart: both rates from 0 to 1, a grid and the
+// dashed diagonal of a classifier that guesses.
+func rocAxes(title string) (*plot.Plot, error) {
+	p := newPlot(title, "false-positive rate", "true-positive rate")
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
+	p.Add(grid())
+	diag, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
+	if err != nil {
+		return nil, err
+	}
+	diag.Color = axisGrey
+	diag.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	p.Add(diag)
+	return p, nil
+}
+
 // ROCPlot draws one ROC curve per class (as from metrics.ROC on
 // metrics.OneVsRest), with each class's AUC in the legend and the diagonal
 // of a random classifier for reference. A nil curve (AUC undefined: the
@@ -26,17 +42,10 @@ func ROCPlot(classes []string, curves [][]metrics.Point, aucs []float64) (*plot.
 	if len(curves) != len(classes) || len(aucs) != len(classes) {
 		return nil, fmt.Errorf("report: %d classes, %d curves, %d AUCs", len(classes), len(curves), len(aucs))
 	}
-	p := newPlot("ROC curves, one class against the rest", "false-positive rate", "true-positive rate")
-	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
-	p.Add(grid())
-
-	diag, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
+	p, err := rocAxes("ROC curves, one class against the rest")
 	if err != nil {
 		return nil, err
 	}
-	diag.Color = axisGrey
-	diag.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-	p.Add(diag)
 
 	for k, name := range classes {
 		label := shortName(name) + "  (AUC " + fmtAUC(aucs[k]) + ")"
@@ -391,16 +400,10 @@ func ROCRoundsPlot(class string, rounds []int, curves [][]metrics.Point, aucs []
 	if len(curves) != len(rounds) || len(aucs) != len(rounds) {
 		return nil, fmt.Errorf("report: %d rounds, %d curves, %d AUCs", len(rounds), len(curves), len(aucs))
 	}
-	p := newPlot(class, "false-positive rate", "true-positive rate")
-	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
-	p.Add(grid())
-	diag, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
+	p, err := rocAxes(class)
 	if err != nil {
 		return nil, err
 	}
-	diag.Color = axisGrey
-	diag.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-	p.Add(diag)
 	line := func(c []metrics.Point) (*plotter.Line, error) {
 		pts := thinCurve(c, 1e-3)
 		xys := make(plotter.XYs, len(pts))
