@@ -204,10 +204,7 @@ func (s *Server) adminAssessChart(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "image/svg+xml")
-	h.Set("Cache-Control", "no-store")
-	w.Write([]byte(svg))
+	writeSVG(w, svg)
 }
 
 // assessCSS styles this page only (the site's CSP allows stylesheets from

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html/template"
 	"net/http"
 	"os"
 	"slices"
@@ -76,12 +77,7 @@ func (s *Server) adminCurve(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "image/svg+xml")
-	h.Set("Cache-Control", "no-store")
-	// An SVG document with inline styles and no scripts.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
-	w.Write([]byte(svg))
+	writeSVG(w, svg)
 }
 
 // ticksUpTo drops the ticks above max and labels max itself.
@@ -115,4 +111,15 @@ func (s *Server) reportFile(n int) string {
 		return ""
 	}
 	return p
+}
+
+// writeSVG serves a chart the site drew: never cached (it changes with every
+// round), and under a policy that lets it style itself and nothing more.
+func writeSVG(w http.ResponseWriter, svg template.HTML) {
+	h := w.Header()
+	h.Set("Content-Type", "image/svg+xml")
+	h.Set("Cache-Control", "no-store")
+	// An SVG document with inline styles and no scripts.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+	w.Write([]byte(svg))
 }
