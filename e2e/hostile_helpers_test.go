@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"math/rand"
@@ -22,19 +21,11 @@ func runTimeout(t *testing.T, d time.Duration, args ...string) (string, string, 
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, winnow, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	stdout, stderr, code := runCmd(t, cmd)
 	if ctx.Err() != nil {
-		t.Fatalf("winnow %v did not finish within %v\n%s", args, d, stderr.String())
+		t.Fatalf("winnow %v did not finish within %v\n%s", args, d, stderr)
 	}
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("winnow %v: %v", args, err)
-	}
-	return stdout.String(), stderr.String(), code
+	return stdout, stderr, code
 }
 
 // writePool writes a Parquet pool of n random rows of dim features and a

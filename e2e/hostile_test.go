@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"math"
@@ -350,17 +349,7 @@ const usage = -1
 func runFileLimited(t *testing.T, limit int, args ...string) (string, string, int) {
 	t.Helper()
 	script := `ulimit -f ` + itoaBlocks(limit) + ` && exec "$0" "$@"`
-	cmd := exec.Command("bash", append([]string{"-c", script, winnow}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return stdout.String(), stderr.String(), code
+	return runCmd(t, exec.Command("bash", append([]string{"-c", script, winnow}, args...)...))
 }
 
 // itoaBlocks is bash's ulimit -f unit: 1024-byte blocks.

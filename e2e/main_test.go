@@ -51,7 +51,13 @@ func runOK(t testing.TB, args ...string) (stdout, stderr string) {
 // run executes winnow and returns stdout, stderr and the exit code.
 func run(t testing.TB, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(winnow, args...)
+	return runCmd(t, exec.Command(winnow, args...))
+}
+
+// runCmd runs a prepared command and returns its stdout, stderr and exit
+// code; a command that could not run at all fails the test.
+func runCmd(t testing.TB, cmd *exec.Cmd) (string, string, int) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -59,7 +65,7 @@ func run(t testing.TB, args ...string) (string, string, int) {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("winnow %v: %v", args, err)
+		t.Fatalf("%v: %v", cmd.Args, err)
 	}
 	return stdout.String(), stderr.String(), code
 }
