@@ -175,9 +175,19 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 	items, sum.Repeated = dropRepeats(items)
 	sum.Listed = len(items)
 
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	nlanes, laneThreads := Layout(cfg.Threads)
+	// No more lanes than batches to fill: each costs a warm-up and memory.
+	nlanes = max(1, min(nlanes, (len(items)+cfg.Batch-1)/cfg.Batch))
+	decodeBudget, err := budgetDecodes(ctx, &cfg, nlanes, max(1, min(cfg.Batch, len(items))))
+	if err != nil {
+		return sum, err
+	}
 	if cfg.Model.Dim() == 0 {
-		// The graph leaves the feature size dynamic; one blank image tells us,
-		// and the file's metadata needs it before the first row.
+		// The graph leaves the feature size dynamic and no warm-up batch
+		// told it (DecodeMemory); one blank image does, and the file's
+		// metadata needs it before the first row.
 		if _, err := cfg.Model.Run(nil, make([]float32, cfg.Model.InputLen()), 1); err != nil {
 			return sum, err
 		}
@@ -185,16 +195,6 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 	meta := cfg.Meta()
 
 	st, err := resume(out, meta)
-	if err != nil {
-		return sum, err
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	nlanes, laneThreads := Layout(cfg.Threads)
-	// No more lanes than batches to fill: each costs a warm-up and memory.
-	nlanes = max(1, min(nlanes, (len(items)+cfg.Batch-1)/cfg.Batch))
-	decodeBudget, err := budgetDecodes(ctx, &cfg, nlanes, max(1, min(cfg.Batch, len(items))))
 	if err != nil {
 		return sum, err
 	}
