@@ -107,12 +107,6 @@ func OpenData(data []byte, path string, spec Spec, opt Options) (*Model, error) 
 	if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
 		return nil, err
 	}
-	if os.Getenv("XX_MEMPATTERN") == "0" {
-		so.SetMemPattern(false)
-	}
-	if os.Getenv("XX_ARENA") == "0" {
-		so.SetCpuMemArena(false)
-	}
 	if opt.Threads > 0 {
 		if err := so.SetIntraOpNumThreads(opt.Threads); err != nil {
 			return nil, err
