@@ -2,7 +2,10 @@
 // the ceiling that `winnow featurize` would reach if reading, decoding,
 // resizing and writing cost nothing. It opens the model exactly as featurize
 // does (internal/backbone, same intra-op threads), feeds random input in
-// batches of the same size, and prints images/s.
+// batches of the same size, and prints images/s. Each batch is different
+// (--distinct of them, cycled, more than a cache holds), as real images are:
+// one buffer read again and again would stay in the cache and flatter ONNX
+// Runtime by a few percent.
 //
 //	go run ./bench/featurize/ortonly --model m.onnx --images 500 --batch 32 --threads 2
 //
@@ -35,21 +38,22 @@ func main() {
 	batch := flag.Int("batch", 32, "images per Run call")
 	threads := flag.Int("threads", 2, "ONNX Runtime intra-op threads")
 	lanes := flag.Int("lanes", 1, "Run calls in flight at once")
+	distinct := flag.Int("distinct", 32, "different input batches, cycled")
 	repeat := flag.Int("repeat", 2, "measured passes after one warm-up pass; the best is reported")
 	ortLib := flag.String("ort-lib", "", "path to libonnxruntime.so.1 (default: backbone's search path)")
 	flag.Parse()
-	if err := run(*model, *ortLib, *images, *batch, *threads, *lanes, *repeat); err != nil {
+	if err := run(*model, *ortLib, *images, *batch, *threads, *lanes, *repeat, *distinct); err != nil {
 		fmt.Fprintln(os.Stderr, "ortonly:", err)
 		os.Exit(1)
 	}
 }
 
-func run(path, ortLib string, images, batch, threads, lanes, repeat int) error {
+func run(path, ortLib string, images, batch, threads, lanes, repeat, distinct int) error {
 	if path == "" {
 		return fmt.Errorf("--model is required")
 	}
-	if images <= 0 || batch <= 0 || repeat <= 0 || lanes <= 0 {
-		return fmt.Errorf("--images, --batch, --lanes and --repeat must be positive")
+	if images <= 0 || batch <= 0 || repeat <= 0 || lanes <= 0 || distinct <= 0 {
+		return fmt.Errorf("--images, --batch, --lanes, --repeat and --distinct must be positive")
 	}
 	if images < batch*lanes {
 		return fmt.Errorf("--images %d leaves some of %d lanes of batch %d idle", images, lanes, batch)
@@ -73,7 +77,8 @@ func run(path, ortLib string, images, batch, threads, lanes, repeat int) error {
 	// Normalised pixels are roughly standard normal; the values do not change
 	// the work a CNN does, but zeros could let a kernel take a shortcut.
 	rng := rand.New(rand.NewPCG(1, 2))
-	input := make([]float32, batch*m.InputLen())
+	per := batch * m.InputLen()
+	input := make([]float32, distinct*per)
 	for i := range input {
 		input[i] = float32(rng.NormFloat64())
 	}
@@ -92,7 +97,7 @@ func run(path, ortLib string, images, batch, threads, lanes, repeat int) error {
 					}
 					n := min(batch, images-done)
 					var err error
-					if feats[l], err = m.Run(feats[l][:0], input[:n*m.InputLen()], n); err != nil {
+					if feats[l], err = m.Run(feats[l][:0], input[(done/batch%distinct)*per:][:n*m.InputLen()], n); err != nil {
 						errs[l] = err
 						return
 					}
