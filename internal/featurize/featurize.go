@@ -88,6 +88,11 @@ type Summary struct {
 	Duplicates int     // identical to another file (same sha256): features reused
 	Failed     int     // reported in the errors file
 	Seconds    float64 // wall time
+	// StartSeconds is the part of Seconds spent before the first image:
+	// ONNX Runtime's first call on every lane, which allocates its memory
+	// (and tells --max-memory how much that is). It is the same whatever
+	// the number of images, so the rate leaves it out.
+	StartSeconds float64
 	// DecodeSeconds and InferSeconds are thread time: decoders' time
 	// holding a CPU slot (reading aside: hashing, decoding, resizing,
 	// packing) and inference calls' duration times their threads. Their
@@ -98,13 +103,18 @@ type Summary struct {
 // Succeeded is the number of paths that have a row in OUT after the run.
 func (s Summary) Succeeded() int { return s.OK + s.Resumed + s.Duplicates }
 
-func (s Summary) String() string {
-	rate := 0.0
-	if s.Seconds > 0 {
-		rate = float64(s.OK) / s.Seconds
+// Rate is images featurized a second after start-up: what a larger set
+// of the same images would run at.
+func (s Summary) Rate() float64 {
+	if d := s.Seconds - s.StartSeconds; d > 0 {
+		return float64(s.OK) / d
 	}
-	out := fmt.Sprintf("ok %d, already done %d, duplicates %d, failed %d, %.1f s, %.1f images/s",
-		s.OK, s.Resumed, s.Duplicates, s.Failed, s.Seconds, rate)
+	return 0
+}
+
+func (s Summary) String() string {
+	out := fmt.Sprintf("ok %d, already done %d, duplicates %d, failed %d, %.1f s (start-up %.2f s), %.1f images/s after start-up",
+		s.OK, s.Resumed, s.Duplicates, s.Failed, s.Seconds, s.StartSeconds, s.Rate())
 	if s.OK > 0 && s.InferSeconds > 0 {
 		out += fmt.Sprintf(" (thread time a image: decoding %.1f ms, inference %.1f ms)",
 			1000*s.DecodeSeconds/float64(s.OK), 1000*s.InferSeconds/float64(s.OK))
@@ -192,6 +202,7 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 			return sum, err
 		}
 	}
+	sum.StartSeconds = time.Since(start).Seconds()
 	meta := cfg.Meta()
 
 	st, err := resume(out, meta)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -155,6 +156,14 @@ func TestFeaturizeRealImagesAndHostileFiles(t *testing.T) {
 
 	if sum.OK != len(good) || sum.Duplicates != 1 || sum.Failed != len(bad) || sum.Resumed != 0 {
 		t.Fatalf("summary %+v; want ok %d, duplicates 1, failed %d", sum, len(good), len(bad))
+	}
+	// Start-up (the warm-up call) is part of the run's time, and the rate
+	// counts only the time after it.
+	if sum.StartSeconds <= 0 || sum.StartSeconds >= sum.Seconds {
+		t.Errorf("start-up %.3f s of a %.3f s run", sum.StartSeconds, sum.Seconds)
+	}
+	if want := float64(sum.OK) / (sum.Seconds - sum.StartSeconds); sum.Rate() != want || !strings.Contains(sum.String(), fmt.Sprintf("%.1f images/s after start-up", want)) {
+		t.Errorf("rate %.2f, want %.2f: %s", sum.Rate(), want, sum)
 	}
 	rows, meta := readAll(t, out)
 	if len(rows) != len(good)+1 {
