@@ -287,6 +287,10 @@ func (rs *resizer) resample(dst, src *RGB, g geometry) {
 // horizontal resamples rows rows of in (stride inStride, sample 0 at
 // source x = base) into out (stride outStride).
 func horizontal(out []uint8, outStride int, in []uint8, inStride, rows int, k *kernel, base int) {
+	if simd && !k.copy {
+		horizontalSIMD(out, outStride, in, inStride, rows, k, base)
+		return
+	}
 	const half = 1 << (precision - 1)
 	iw := len(k.start)
 	for y := 0; y < rows; y++ {
@@ -344,6 +348,10 @@ func horizontal(out []uint8, outStride int, in []uint8, inStride, rows int, k *k
 // pass (the common case for reductions up to about 2.5x), and longer
 // kernels accumulate four taps at a time in acc.
 func vertical(out []uint8, outStride int, in []uint8, inStride, width int, k *kernel, base int, acc []int32) {
+	if simd {
+		verticalSIMD(out, outStride, in, inStride, width, k, base)
+		return
+	}
 	const half = 1 << (precision - 1)
 	acc = acc[:width]
 	row := func(r int) []uint8 { return in[r*inStride : r*inStride+width] }
