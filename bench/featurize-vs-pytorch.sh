@@ -10,7 +10,7 @@
 # PyTorch's threads and DataLoader workers), BATCH (8, winnow's default), REPEAT (2 measured passes after one warm-up; best
 # kept), TORCH_REPEAT (1: PyTorch's eager mode is slow, and its warm-up is
 # only the first 64 images), RESIZE (pad or crop), MODELS ("resnet18
-# mobilenet_v2"), SMALL (500) and LARGE (120) image counts, IMAGES (folder). Everything it makes goes to bench/out/ (ignored
+# mobilenet_v2"), SMALL (500) and LARGE (400) image counts, IMAGES (folder). Everything it makes goes to bench/out/ (ignored
 # by git); the table is printed and saved as bench/out/featurize/results.md.
 set -euo pipefail
 shopt -s inherit_errexit
@@ -23,7 +23,7 @@ TORCH_REPEAT=${TORCH_REPEAT:-1}
 RESIZE=${RESIZE:-pad}
 MODELS=${MODELS:-"resnet18 mobilenet_v2"}
 SMALL=${SMALL:-500}
-LARGE=${LARGE:-120}
+LARGE=${LARGE:-400}
 PY=/usr/bin/python3 # Debian's, which has python3-torch; a pyenv python3 on PATH does not
 OUT=bench/out/featurize
 MODELDIR=bench/out/models

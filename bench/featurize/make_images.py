@@ -1,6 +1,6 @@
 """Make the benchmark's image sets from the repository's real photos, deterministically.
 
-    /usr/bin/python3 bench/featurize/make_images.py OUTDIR [--small 500] [--large 120]
+    /usr/bin/python3 bench/featurize/make_images.py OUTDIR [--small 500] [--large 400]
 
 OUTDIR/small/: 500x375 JPEGs (quality 90), the typical size of a web or dataset
 photo. Most are random crops of the three photos in testdata/images/photos,
@@ -61,7 +61,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("outdir")
     ap.add_argument("--small", type=int, default=500)
-    ap.add_argument("--large", type=int, default=120)
+    ap.add_argument("--large", type=int, default=400)
     args = ap.parse_args()
     if len(PHOTOS) < 3 or not FMNIST:
         raise SystemExit(f"missing source photos under {REPO}/testdata/images")
