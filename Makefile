@@ -63,6 +63,7 @@ test: deps
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 6000x -fuzzminimizetime 100x ./internal/classifier
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 5000x -fuzzminimizetime 100x ./internal/tfjs
 	$(GO) test -run '^$$' -fuzz FuzzOpenFeatures -fuzztime 2000x -fuzzminimizetime 100x ./internal/dataset
+	$(GO) test -run '^$$' -fuzz FuzzFitSIMD -fuzztime 8000x -fuzzminimizetime 100x ./internal/imageio
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...

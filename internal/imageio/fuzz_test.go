@@ -1,7 +1,9 @@
 package imageio
 
 import (
+	"bytes"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -46,6 +48,36 @@ func FuzzDecode(f *testing.F) {
 		}
 		if (opt.MinW == 0 || opt.MinH == 0 || info.Format != FormatJPEG) && (img.W != info.Width || img.H != info.Height) {
 			t.Fatalf("decoded %dx%d, info says %dx%d", img.W, img.H, info.Width, info.Height)
+		}
+	})
+}
+
+// FuzzFitSIMD: for any source and target size and mode, the SIMD passes
+// give the Go loops' bytes and read nothing past the source, which ends at
+// an unreadable page.
+func FuzzFitSIMD(f *testing.F) {
+	if !simd {
+		f.Skip("no SIMD resampling on this CPU")
+	}
+	f.Add(uint16(500), uint16(375), uint8(224), uint8(224), uint8(0), uint64(1))
+	f.Add(uint16(1), uint16(1), uint8(3), uint8(200), uint8(1), uint64(2))
+	f.Add(uint16(900), uint16(17), uint8(1), uint8(1), uint8(2), uint64(3))
+	f.Fuzz(func(t *testing.T, W, H uint16, w, h, mode uint8, seed uint64) {
+		W, H = 1+W%1200, 1+H%1200
+		src := &RGB{W: int(W), H: int(H), Pix: guardedBytes(t, 3*int(W)*int(H))}
+		rng := rand.New(rand.NewPCG(seed, seed>>1))
+		for i := range src.Pix {
+			src.Pix[i] = uint8(rng.IntN(256))
+		}
+		m := []ResizeMode{Pad, Crop, Stretch}[mode%3]
+		tw, th := 1+int(w), 1+int(h)
+		defer func(v bool) { simd = v }(simd)
+		simd = false
+		want := Fit(nil, src, tw, th, m, grey)
+		simd = true
+		got := Fit(nil, src, tw, th, m, grey)
+		if !bytes.Equal(got.Pix, want.Pix) {
+			t.Fatalf("%dx%d -> %dx%d %v: SIMD differs from Go", W, H, tw, th, m)
 		}
 	})
 }
