@@ -286,7 +286,7 @@ func Run(ctx context.Context, items []imageset.Item, out string, cfg Config) (Su
 		})
 	}
 	wg.Wait()
-	runErr := firstError(ctx, lanes)
+	runErr := firstError(lanes)
 	if runErr != nil && !infer.abandoned.Load() {
 		cancel()
 		for range ready { // let the workers finish so nothing writes after we return
@@ -595,10 +595,14 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 		return decoded{}, false
 	}
 	cpuHeld, since := true, time.Now()
+	releaseCPU := func() {
+		d.cpu.release(1)
+		d.busy.Add(int64(time.Since(since)))
+		cpuHeld = false
+	}
 	defer func() {
 		if cpuHeld {
-			d.cpu.release(1)
-			d.busy.Add(int64(time.Since(since)))
+			releaseCPU()
 		}
 	}()
 	h := sha256.Sum256(data)
@@ -642,9 +646,7 @@ func (d *decoder) prepare(it imageset.Item) (decoded, bool) {
 		d.budget.Release(held)
 		held = 0
 		// Nor may a decode waiting for memory keep a CPU slot from others.
-		d.cpu.release(1)
-		d.busy.Add(int64(time.Since(since)))
-		cpuHeld = false
+		releaseCPU()
 		if err := d.budget.Acquire(d.ctx, total); err != nil {
 			return err
 		}
@@ -697,14 +699,13 @@ func tensorSpec(in backbone.InputSpec) imageio.TensorSpec {
 		Scale: in.Scale, Mean: in.Mean, Std: in.Std}
 }
 
-// readFile reads a whole file, refusing huge ones before reading them and
-// calling reserve with the size first. Only
-// regular files are read: open(2) on a FIFO blocks until a writer appears
-// and a device can stream forever, so the path is checked before opening,
-// opened non-blocking (a FIFO then opens at once), and the opened file
-// checked again, in case the path was swapped in between.
-// readFile reads a regular file into buf if it is large enough, else into
-// a new slice.
+// readFile reads a whole file into buf if it is large enough, else into a
+// new slice, refusing huge ones before reading them and calling reserve
+// with the size first. Only regular files are read: open(2) on a FIFO
+// blocks until a writer appears and a device can stream forever, so the
+// path is checked before opening, opened non-blocking (a FIFO then opens
+// at once), and the opened file checked again, in case the path was
+// swapped in between.
 func readFile(path string, max int64, reserve func(size int64) error, buf []byte) ([]byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -730,7 +731,7 @@ func readFile(path string, max int64, reserve func(size int64) error, buf []byte
 	if err := reserve(st.Size()); err != nil {
 		return nil, err
 	}
-	data := buf[:0]
+	var data []byte
 	if int64(cap(buf)) >= st.Size() {
 		data = buf[:st.Size()]
 	} else {
@@ -828,7 +829,7 @@ func (f *lane) loop(ctx context.Context, ready <-chan decoded) error {
 
 // firstError is the error that ended the run: a lane's own failure rather
 // than the cancellation it caused in the others.
-func firstError(ctx context.Context, errs []error) error {
+func firstError(errs []error) error {
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return err
