@@ -78,6 +78,12 @@ func List(source string) ([]Item, error) {
 		return nil, err
 	}
 	if st.IsDir() {
+		if lst, err := os.Lstat(source); err == nil && lst.Mode()&fs.ModeSymlink != 0 {
+			// WalkDir does not follow a root that is a symlink (it would
+			// list the link as one file and find no images); with a
+			// trailing separator the root is the folder it points to.
+			source += string(filepath.Separator)
+		}
 		return walk(source)
 	}
 	if !st.Mode().IsRegular() {
