@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/csv"
 	"fmt"
 	"os"
 	"os/exec"
@@ -201,5 +203,73 @@ func TestShardsDefaultBackbone(t *testing.T) {
 	out, code := runOut(cmd)
 	if code != 2 || !strings.Contains(out, "--shards") {
 		t.Errorf("--shard auto without --shards on Kubernetes: exit %d\n%s", code, out)
+	}
+}
+
+// TestShardOutputFileName: with --shard, -o is a folder; a name ending in
+// .parquet is the unsharded habit and would otherwise become a folder of
+// that name holding the parts. It is refused as a usage error, and a
+// trailing / says the name is meant as a folder.
+func TestShardOutputFileName(t *testing.T) {
+	src := repo("testdata/images/fmnist")
+	work := t.TempDir()
+	for _, o := range []string{"features.parquet", "Features.PARQUET"} {
+		out := filepath.Join(work, o)
+		_, stderr, code := run(t, "featurize", src, "--shard", "0/2", "-o", out, "--model", "pixels:8x8:gray", "-q")
+		if code != 2 || !strings.Contains(stderr, "folder") || !strings.Contains(stderr, o) {
+			t.Errorf("--shard 0/2 -o %s: exit %d, want 2 and a message about the folder\n%s", o, code, stderr)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("--shard 0/2 -o %s left %s behind (%v)", o, out, err)
+		}
+	}
+	file := filepath.Join(work, "a-file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	if _, stderr, code := run(t, "featurize", src, "--shard", "0/2", "-o", file, "--model", "pixels:8x8:gray", "-q"); code != 2 || !strings.Contains(stderr, "is a file") {
+		t.Errorf("--shard 0/2 -o an existing file: exit %d, want 2\n%s", code, stderr)
+	}
+	dir := filepath.Join(work, "features.parquet") + "/"
+	if _, stderr, code := run(t, "featurize", src, "--shard", "0/2", "-o", dir, "--model", "pixels:8x8:gray", "-q"); code != 0 {
+		t.Fatalf("--shard 0/2 -o %s (a trailing /): exit %d\n%s", dir, code, stderr)
+	}
+	if _, err := os.Stat(featstore.ShardFile(dir, 0, 2)); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestExportWithMeta: features export --with-meta puts each row's sha256,
+// width and height between path and the features, as the Parquet has them.
+func TestExportWithMeta(t *testing.T) {
+	work := t.TempDir()
+	feats := filepath.Join(work, "f.parquet")
+	runOK(t, "featurize", repo("testdata/images/fmnist"), "-o", feats, "--model", "pixels:8x8:gray", "-q")
+	want := fullRows(t, feats)
+	runOK(t, "features", "export", feats, "-o", filepath.Join(work, "f.csv"), "--with-meta")
+	b, err := os.ReadFile(filepath.Join(work, "f.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != len(want)+1 || strings.Join(recs[0][:5], ",") != "path,sha256,width,height,f0" || len(recs[0]) != 4+64 {
+		t.Fatalf("%d records for %d rows, header %v", len(recs), len(want), recs[0])
+	}
+	for _, rec := range recs[1:] {
+		w, ok := want[rec[0]]
+		if !ok || rec[1] != w.sha || rec[2] != strconv.Itoa(int(w.w)) || rec[3] != strconv.Itoa(int(w.h)) {
+			t.Fatalf("%v: want %+v", rec[:4], w)
+		}
+		for j, s := range rec[4:] {
+			if v, err := strconv.ParseFloat(s, 32); err != nil || float32(v) != w.feat[j] {
+				t.Fatalf("%s f%d = %q, want %g", rec[0], j, s, w.feat[j])
+			}
+		}
+	}
+	// Without the flag, the CSV is as before: path then the features.
+	out, _ := runOK(t, "features", "export", feats)
+	if head, _, _ := strings.Cut(out, "\n"); !strings.HasPrefix(head, "path,f0,f1,") {
+		t.Errorf("export without --with-meta: header %q", head)
 	}
 }

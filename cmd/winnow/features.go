@@ -17,21 +17,33 @@ func newFeaturesCmd() *cobra.Command {
 		Short: "Inspect and convert feature files",
 	}
 	var out string
+	var withMeta bool
 	export := &cobra.Command{
 		Use:   "export FEATURES.parquet -o OUT.csv",
 		Short: "Write features as CSV (path,f0,...,f{D-1}) for R and spreadsheets",
-		Args:  cobra.ExactArgs(1),
+		Long: `export writes one CSV line per row of a feature file: path, then f0 to
+f{D-1}, each float in the shortest form that reads back as the same float32.
+
+--with-meta adds sha256,width,height after path (the file's bytes and the
+image's size in pixels, as featurize recorded them), to join the features
+with other tables by content or to find images by size. train, predict and
+the other verbs read every column of a CSV but path (and the label) as a
+feature: give them --ignore-columns sha256,width,height for such a file.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
-				return featstore.ExportCSV(args[0], ctxWriter{cmd.Context(), cmd.OutOrStdout()})
+				return featstore.ExportCSV(args[0], ctxWriter{cmd.Context(), cmd.OutOrStdout()}, withMeta)
 			}
 			if err := refuseOverwrite(files{}.add("FEATURES", args[0]), files{}.add("-o", out)); err != nil {
 				return err
 			}
-			return outfile.Write(out, func(w io.Writer) error { return featstore.ExportCSV(args[0], ctxWriter{cmd.Context(), w}) })
+			return outfile.Write(out, func(w io.Writer) error {
+				return featstore.ExportCSV(args[0], ctxWriter{cmd.Context(), w}, withMeta)
+			})
 		},
 	}
 	export.Flags().StringVarP(&out, "output", "o", "", "CSV file to write (default: standard output)")
+	export.Flags().BoolVar(&withMeta, "with-meta", false, "add the columns sha256,width,height after path, before the features")
 	info := &cobra.Command{
 		Use:   "info FEATURES.parquet",
 		Short: "Show a feature file's backbone, preprocessing, dimension and row count",

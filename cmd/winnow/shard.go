@@ -62,10 +62,16 @@ func checkShard(i, n int) (shardSpec, error) {
 }
 
 // shardDir checks the output folder of a sharded run, creating it: every
-// shard of a cluster job may be the first to get there.
+// shard of a cluster job may be the first to get there. -o x.parquet is the
+// unsharded habit; taken as a folder, it would leave a folder named like a
+// file that DuckDB and merge's users then open as one, so it is refused
+// before anything is created. A trailing / says the name is meant.
 func shardDir(dir string) error {
+	if strings.HasSuffix(strings.ToLower(dir), ".parquet") {
+		return usageError("with --shard, -o is the folder the parts go to (it gets part-I-of-N.parquet); %s is a file name: give a folder, e.g. -o shards/ (or end it with / to use this name for a folder)", dir)
+	}
 	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
-		return fmt.Errorf("with --shard, -o is the folder the parts go to; %s is a file", dir)
+		return usageError("with --shard, -o is the folder the parts go to; %s is a file", dir)
 	}
 	return os.MkdirAll(dir, 0o755)
 }

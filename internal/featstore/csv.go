@@ -23,7 +23,11 @@ func ColumnNames(dim int) []string {
 // path,f0,...,f{Dim-1}, then one line per row. Floats are formatted as the
 // shortest decimal that parses back to the same float32, so the export is
 // lossless. It streams, like Reader.
-func ExportCSV(src string, w io.Writer) error {
+//
+// withMeta adds sha256,width,height after path, as the file stores them. A
+// file from another tool may lack them: their cells are then empty, not
+// 0, since no image is 0 pixels wide.
+func ExportCSV(src string, w io.Writer, withMeta bool) error {
 	r, err := Open(src)
 	if err != nil {
 		return err
@@ -31,7 +35,12 @@ func ExportCSV(src string, w io.Writer) error {
 	defer r.Close()
 	dim := r.Meta().Dim
 	cw := csv.NewWriter(w)
-	rec := append([]string{"path"}, ColumnNames(dim)...)
+	head := []string{"path"}
+	if withMeta {
+		head = append(head, "sha256", "width", "height")
+	}
+	first := len(head)
+	rec := append(head, ColumnNames(dim)...)
 	if err := cw.Write(rec); err != nil {
 		return fmt.Errorf("featstore: export: %w", err)
 	}
@@ -47,9 +56,12 @@ func ExportCSV(src string, w io.Writer) error {
 		}
 		for _, row := range buf[:n] {
 			rec[0] = row.Path
+			if withMeta {
+				rec[1], rec[2], rec[3] = row.SHA256, size(row.Width), size(row.Height)
+			}
 			for j, v := range row.Features {
 				num = strconv.AppendFloat(num[:0], float64(v), 'g', -1, 32)
-				rec[1+j] = string(num)
+				rec[first+j] = string(num)
 			}
 			if err := cw.Write(rec); err != nil {
 				return fmt.Errorf("featstore: export: %w", err)
@@ -61,4 +73,11 @@ func ExportCSV(src string, w io.Writer) error {
 		return fmt.Errorf("featstore: export: %w", err)
 	}
 	return nil
+}
+
+func size(v int32) string {
+	if v == 0 {
+		return ""
+	}
+	return strconv.Itoa(int(v))
 }

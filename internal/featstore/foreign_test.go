@@ -1,6 +1,7 @@
 package featstore
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -180,5 +181,25 @@ func TestCorruptBytesAreErrors(t *testing.T) {
 	t.Logf("%d of %d corruptions refused, %d of them by a recovered panic", refused, len(seed), recovered)
 	if refused == 0 {
 		t.Fatal("no corruption was refused: the test corrupts nothing")
+	}
+}
+
+// A file from another tool without sha256, width and height exports them
+// as empty cells.
+func TestExportCSVForeignMeta(t *testing.T) {
+	type foreign struct {
+		Path     string    `parquet:"path"`
+		Features []float32 `parquet:"features,list"`
+	}
+	p := filepath.Join(t.TempDir(), "foreign.parquet")
+	if err := parquet.WriteFile(p, []foreign{{"a.jpg", []float32{1, 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := ExportCSV(p, &buf, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := buf.String(), "path,sha256,width,height,f0,f1\na.jpg,,,,1,2\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -334,7 +334,7 @@ func TestExportCSV(t *testing.T) {
 	writeFile(t, path, testMeta(dim), rows)
 
 	var buf bytes.Buffer
-	if err := ExportCSV(path, &buf); err != nil {
+	if err := ExportCSV(path, &buf, false); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := csv.NewReader(&buf).ReadAll()
@@ -362,7 +362,27 @@ func TestExportCSV(t *testing.T) {
 		t.Fatalf("0.1 exported as %q, want the shortest form", recs[2][3])
 	}
 
-	if err := ExportCSV(filepath.Join(t.TempDir(), "missing.parquet"), io.Discard); err == nil {
+	if err := ExportCSV(filepath.Join(t.TempDir(), "missing.parquet"), io.Discard, false); err == nil {
 		t.Fatal("ExportCSV of a missing file succeeded")
+	}
+
+	// withMeta: the same lines with sha256,width,height after path.
+	buf.Reset()
+	if err := ExportCSV(path, &buf, true); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(meta) != n+1 || strings.Join(meta[0][:5], ",") != "path,sha256,width,height,f0" || len(meta[0]) != dim+4 {
+		t.Fatalf("with meta: %d records, header %v", len(meta), meta[0])
+	}
+	for i, rec := range meta[1:] {
+		r := rows[i]
+		if rec[0] != r.Path || rec[1] != r.SHA256 || rec[2] != strconv.Itoa(int(r.Width)) || rec[3] != strconv.Itoa(int(r.Height)) ||
+			strings.Join(rec[4:], ",") != strings.Join(recs[i+1][1:], ",") {
+			t.Fatalf("with meta, record %d: %v, want %s %s %dx%d and the features of %v", i, rec[:4], r.Path, r.SHA256, r.Width, r.Height, recs[i+1][:2])
+		}
 	}
 }
