@@ -1,5 +1,6 @@
 // Package fetch downloads the bytes of remote images: http(s) URLs and
-// s3://bucket/key objects listed in a manifest.
+// s3://bucket/key objects listed in a manifest. A URL of any other scheme
+// (ftp://, file://) is a bad-url error, never a local path.
 //
 // Every failure comes back as an *Error with a Kind for the errors file,
 // never a panic: a million-image run must not stop for one dead link. Only
@@ -61,11 +62,33 @@ func (e *Error) Unwrap() error { return e.Err }
 // ErrTooLarge is wrapped by the error for a body over MaxBytes.
 var ErrTooLarge = errors.New("remote file too large")
 
-// IsRemote reports whether a manifest entry names a remote object rather
-// than a local path.
+// IsRemote reports whether a manifest entry is a URL rather than a local
+// path: it starts with a scheme (RFC 3986: a letter, then letters, digits,
+// "+", "-" or ".") and "://". Every scheme counts, not only the ones Fetch
+// can get: read as a path, "ftp://host/a.png" would become the file
+// host/a.png under a folder "ftp:", and fail as a missing file (or open one)
+// instead of saying the scheme is not supported.
 func IsRemote(s string) bool {
-	l := strings.ToLower(s)
-	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "s3://")
+	scheme, _, ok := strings.Cut(s, "://")
+	if !ok || scheme == "" {
+		return false
+	}
+	for i, c := range scheme {
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (i == 0 || !(c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
+}
+
+// fetched reports whether Fetch can get a URL of this scheme.
+func fetched(scheme string) bool {
+	switch strings.ToLower(scheme) {
+	case "http", "https", "s3":
+		return true
+	}
+	return false
 }
 
 // Config tunes a Fetcher; zero fields take the defaults in brackets.
@@ -168,10 +191,21 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, reserve func(n int64
 	defer func() { <-f.sem }()
 
 	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" || !IsRemote(rawURL) {
-		if err == nil {
-			err = fmt.Errorf("want http://host/path, https://host/path or s3://bucket/key")
-		}
+	switch {
+	case err != nil:
+	case !IsRemote(rawURL):
+		err = fmt.Errorf("not a URL: want http://host/path, https://host/path or s3://bucket/key")
+	case strings.EqualFold(u.Scheme, "file"):
+		// Not opened as the file it names: featurize records a local file
+		// by its path, and the same image under two names would not match
+		// its labels.
+		err = fmt.Errorf("file:// URLs are not read: write the local path (%s) instead; URLs must be http://, https:// or s3://", u.Path)
+	case !fetched(u.Scheme):
+		err = fmt.Errorf("%s:// is not supported: URLs must be http://, https:// or s3://", strings.ToLower(u.Scheme))
+	case u.Host == "":
+		err = fmt.Errorf("no host: want http://host/path, https://host/path or s3://bucket/key")
+	}
+	if err != nil {
 		return nil, &Error{Kind: KindBadURL, URL: rawURL, Err: err}
 	}
 	get := f.getHTTP

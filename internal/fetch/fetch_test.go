@@ -215,3 +215,38 @@ func TestS3(t *testing.T) {
 		t.Errorf("object over the cap: %v, want too-large", err)
 	}
 }
+
+// TestOtherSchemesAreBadURLs: a manifest entry with a scheme this package
+// does not fetch (ftp://, gopher://, file://) is a URL all the same, so it
+// must fail as bad-url at once, not be read as a local path that happens
+// to contain "://"; paths with a colon but no scheme stay local.
+func TestOtherSchemesAreBadURLs(t *testing.T) {
+	f := New(Config{})
+	for _, u := range []string{"ftp://files.example/a.png", "FTP://files.example/b.jpg", "gopher://h.example/1/c.png",
+		"file:///data/d.png", "sftp://h.example/e.png", "git+ssh://h.example/f.png"} {
+		if !IsRemote(u) {
+			t.Errorf("IsRemote(%q) = false: it would be opened as a local file", u)
+		}
+		start := time.Now()
+		_, err := f.Fetch(context.Background(), u, nil)
+		var fe *Error
+		if !errors.As(err, &fe) || fe.Kind != KindBadURL || fe.Attempts > 1 {
+			t.Errorf("%s: %v, want one bad-url attempt", u, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "http://, https:// or s3://") {
+			t.Errorf("%s: message %q does not say which schemes are fetched", u, err)
+		}
+		if strings.HasPrefix(strings.ToLower(u), "file:") && !strings.Contains(err.Error(), "path") {
+			t.Errorf("%s: message %q does not say to write the local path", u, err)
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Errorf("%s took %v: a bad URL must not be retried", u, time.Since(start))
+		}
+	}
+	for _, p := range []string{"a.png", "/abs/b.png", "c:d.png", "C:/e.png", "weird:/f.png", "://g.png", "1ftp://h.png", "dir/ftp://i.png"} {
+		if IsRemote(p) {
+			t.Errorf("IsRemote(%q) = true: a local path would be fetched", p)
+		}
+	}
+}

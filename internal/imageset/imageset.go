@@ -25,8 +25,9 @@ type Item struct {
 	File string // where to open it on this machine
 }
 
-// Remote reports whether the item is a URL (http, https, s3) to fetch
-// rather than a file to open.
+// Remote reports whether the item is a URL rather than a file to open: one
+// of a scheme fetch gets (http, https, s3) or of any other, which fetch
+// reports as a bad-url error.
 func (it Item) Remote() bool { return fetch.IsRemote(it.File) }
 
 // Shard returns which of n shards path belongs to: FNV-1a 64 of the path

@@ -170,3 +170,23 @@ func TestManifestURLs(t *testing.T) {
 		}
 	}
 }
+
+// An ftp:// entry is a URL the fetcher refuses (bad-url), never a file
+// under the manifest's folder: resolved as a path it would fail as a
+// missing file, or worse, read one.
+func TestManifestOtherSchemesStayURLs(t *testing.T) {
+	items, err := ReadManifest(strings.NewReader("path\nftp://h.example/a.png\ngopher://h.example/b.png\nfile:///data/c.png\nd:e.png\n"), "/base", "m.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Item{{"ftp://h.example/a.png", "ftp://h.example/a.png"}, {"gopher://h.example/b.png", "gopher://h.example/b.png"},
+		{"file:///data/c.png", "file:///data/c.png"}, {"d:e.png", "/base/d:e.png"}}
+	if len(items) != len(want) {
+		t.Fatalf("got %v", items)
+	}
+	for i := range want {
+		if items[i] != want[i] || items[i].Remote() != (i < 3) {
+			t.Errorf("item %d = %+v (remote %v), want %+v", i, items[i], items[i].Remote(), want[i])
+		}
+	}
+}
