@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -63,6 +64,8 @@ closes.`,
 				return err
 			}
 			hs := srv.HTTPServer(addr)
+			fresh := &newConns{conns: map[net.Conn]struct{}{}}
+			hs.ConnState = fresh.hook(hs.ConnState)
 			base := "http://" + ln.Addr().String()
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "participants: %s/\n", base)
@@ -80,6 +83,7 @@ closes.`,
 			fmt.Fprintln(cmd.ErrOrStderr(), "winnow serve: stopping")
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
+			fresh.closeAll()
 			err = hs.Shutdown(ctx)
 			// A round being closed is cancelled; the project reopens it.
 			if serr := srv.Shutdown(ctx); err == nil {
@@ -95,4 +99,47 @@ closes.`,
 	cmd.Flags().StringVar(&token, "admin-token", "", "admin token (default: $WINNOW_ADMIN_TOKEN, else random)")
 	cmd.Flags().StringVar(&apiToken, "api-token", "", "turn on the prediction API with this bearer token (default: $WINNOW_API_TOKEN; off without one)")
 	return cmd
+}
+
+// newConns holds the connections that have not sent a byte of a request.
+// http.Server.Shutdown closes idle keep-alive connections at once, but it
+// takes such a connection for a request about to arrive and waits up to
+// 5 s for it: a browser opens one ahead of need (a preconnect, a second
+// socket), so Ctrl-C in front of an open page took 5 s. None of them
+// carries a request, so the shutdown closes them first.
+type newConns struct {
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	closing bool
+}
+
+func (n *newConns) hook(next func(net.Conn, http.ConnState)) func(net.Conn, http.ConnState) {
+	return func(c net.Conn, st http.ConnState) {
+		n.mu.Lock()
+		switch {
+		case st == http.StateNew && n.closing:
+			// Accepted while the listener was being closed.
+			c.Close()
+		case st == http.StateNew:
+			n.conns[c] = struct{}{}
+		default:
+			delete(n.conns, c)
+		}
+		n.mu.Unlock()
+		if next != nil {
+			next(c, st)
+		}
+	}
+}
+
+// closeAll closes the connections that are still new, and any accepted
+// from now on.
+func (n *newConns) closeAll() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closing = true
+	for c := range n.conns {
+		c.Close()
+	}
+	clear(n.conns)
 }
