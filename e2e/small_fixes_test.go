@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -109,6 +111,47 @@ func TestManifestOtherSchemesAreBadURLs(t *testing.T) {
 	for _, u := range urls {
 		if got[u] != "bad-url" {
 			t.Errorf("%s: kind %q, want bad-url (errors file: %s)", u, got[u], data)
+		}
+	}
+}
+
+// TestTrainQuiet: train -q drops the cross-validation's line per grid point
+// (its progress, as -q drops featurize's bar) and keeps the table, the
+// choice and the summary.
+func TestTrainQuiet(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("path,a,b,c,label\n")
+	for i := 0; i < 60; i++ {
+		c := i % 3
+		v := []float64{float64(i%7) / 7, float64(i%5) / 5, float64(i%11) / 11}
+		v[c] += 2
+		fmt.Fprintf(&b, "r%02d.png,%g,%g,%g,k%d\n", i, v[0], v[1], v[2], c)
+	}
+	data := filepath.Join(dir, "d.csv")
+	if err := os.WriteFile(data, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, quiet := range []bool{false, true} {
+		args := []string{"train", "--features", data, "--labels", data, "--cv", "3", "-o", filepath.Join(dir, fmt.Sprintf("m-%v.json", quiet))}
+		if quiet {
+			args = append(args, "-q")
+		}
+		stdout, stderr, code := run(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, stderr)
+		}
+		progress := regexp.MustCompile(`(?m)^train: cv +\d+/\d+ `).FindAllString(stderr, -1)
+		if quiet && len(progress) != 0 || !quiet && len(progress) == 0 {
+			t.Errorf("%v: %d progress lines\n%s", args, len(progress), stderr)
+		}
+		for _, want := range []string{"train: 60 rows x 3 features, 3 classes", "<- chosen", "3-fold cross-validation chose l1=", "train: converged after", "train: wrote "} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("%v: no %q in\n%s", args, want, stderr)
+			}
+		}
+		if stdout != "" {
+			t.Errorf("%v: stdout %q", args, stdout)
 		}
 	}
 }

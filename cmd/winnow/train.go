@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -19,6 +20,7 @@ type trainFlags struct {
 	l1, l2                                float64
 	cv, maxIter                           int
 	seed                                  int64
+	quiet                                 bool
 }
 
 func newTrainCmd() *cobra.Command {
@@ -66,6 +68,7 @@ counted.`,
 	fl.IntVar(&f.cv, "cv", 0, "choose l1 and l2 from a grid by K-fold cross-validated log loss (0: use --l1 and --l2)")
 	fl.Int64Var(&f.seed, "seed", 1, "seed for the cross-validation folds")
 	fl.IntVar(&f.maxIter, "max-iter", 5000, "stop the solver after this many iterations (the model is then marked not converged)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines (--cv's line per grid point); the tables, warnings and summary are still printed")
 	for _, name := range []string{"features", "labels", "output"} {
 		cmd.MarkFlagRequired(name)
 	}
@@ -123,7 +126,11 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			fmt.Fprintf(stderr, "train: the smallest class, %q, has %d rows; using %d folds instead of %d\n", printable(name, false), smallest, folds, f.cv)
 		}
 		cvStart := time.Now()
-		best, table, err := crossValidate(cmd.Context(), stderr, set, params, folds, f.seed)
+		progress := stderr
+		if f.quiet {
+			progress = io.Discard
+		}
+		best, table, err := crossValidate(cmd.Context(), progress, set, params, folds, f.seed)
 		if err != nil {
 			return err
 		}
