@@ -21,7 +21,7 @@ func (pp *projectPaths) addFlag(cmd *cobra.Command) {
 // requires both, naming the flags.
 func (pp *projectPaths) fill(features, model *string) error {
 	if pp.dir != "" {
-		p, err := project.Open(pp.dir)
+		p, err := project.OpenReadOnly(pp.dir)
 		if err != nil {
 			return err
 		}

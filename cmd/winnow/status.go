@@ -17,12 +17,13 @@ func newStatusCmd() *cobra.Command {
 		Long: `status prints the project's images by role (pool, gold practice, gold test,
 imported labels), participants and answers, every round with its picks and how
 many of them have an answer, and each trained model's metrics on the gold test
-items (round 0 is the model trained at init). It only reads, so it is safe
-while winnow serve runs.`,
+items (round 0 is the model trained at init). It only reads (the database is
+opened read-only), so it is safe while winnow serve runs and works on a
+project you cannot write.`,
 		Example: `  winnow status knots`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := project.Open(args[0])
+			p, err := project.OpenReadOnly(args[0])
 			if err != nil {
 				return err
 			}
@@ -36,7 +37,7 @@ while winnow serve runs.`,
 			out := cmd.OutOrStdout()
 			cfg := p.Config()
 			fmt.Fprintf(out, "project %s: %q, %d classes, strategy %s, batch %d\n", p.Dir(), cfg.Title, len(cfg.Classes), cfg.Strategy, cfg.Batch)
-			fmt.Fprintf(out, "images: %d (pool %d, gold practice %d, gold test %d; %d with imported labels)\n", c.Items, c.Pool, c.Practice, c.Test, c.Imported)
+			fmt.Fprintf(out, "images: %d (pool %d, gold practice %d, gold test %d, imported labels %d)\n", c.Items, c.Pool, c.Practice, c.Test, c.Imported)
 			fmt.Fprintf(out, "participants: %d; answers: %d (%d label, %d practice)\n", c.Participants, c.Answers, c.LabelAnswers, c.Answers-c.LabelAnswers)
 			rounds, err := st.Rounds(ctx)
 			if err != nil {

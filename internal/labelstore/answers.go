@@ -530,6 +530,9 @@ func (s *Store) ExportAnswers(ctx context.Context, w io.Writer) error {
 
 // Counts summarises the database for status lines.
 type Counts struct {
+	// Pool, Practice, Test and Imported split Items: Pool is what is left
+	// to pick (no gold, no imported label), Imported the items that are
+	// not gold but have an imported label ("none of these" included).
 	Items, Pool, Practice, Test, Imported int
 	Participants, Sessions                int
 	Answers, LabelAnswers                 int
@@ -540,10 +543,10 @@ func (s *Store) Count(ctx context.Context) (Counts, error) {
 	var c Counts
 	err := s.db.QueryRowContext(ctx, `SELECT
 		(SELECT COUNT(*) FROM items),
-		(SELECT COUNT(*) FROM items WHERE role = 'pool'),
+		(SELECT COUNT(*) FROM items WHERE role = 'pool' AND label = ''),
 		(SELECT COUNT(*) FROM items WHERE role = 'practice'),
 		(SELECT COUNT(*) FROM items WHERE role = 'test'),
-		(SELECT COUNT(*) FROM items WHERE label != ''),
+		(SELECT COUNT(*) FROM items WHERE role = 'pool' AND label != ''),
 		(SELECT COUNT(*) FROM participants),
 		(SELECT COUNT(*) FROM sessions),
 		(SELECT COUNT(*) FROM answers),

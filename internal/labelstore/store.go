@@ -21,13 +21,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
 )
 
 // ErrNotFound is returned when a looked-up row does not exist.
@@ -124,8 +125,15 @@ type Store struct {
 	hiddenGold atomic.Uint64
 }
 
+// ErrNotWinnow is returned by OpenExisting and OpenReadOnly for a file
+// that is missing or is not a winnow database: a verb that reads a project
+// must never create an empty database in its place, which would look like
+// a project with no images.
+var ErrNotWinnow = errors.New("not a winnow database")
+
 // Open opens (creating if needed) the database at path and brings its
-// schema up to date. A database written by a newer winnow is refused.
+// schema up to date. A database written by a newer winnow is refused. Only
+// init creates a project's database; every other verb uses OpenExisting.
 func Open(path string) (*Store, error) {
 	// The pragmas go in the DSN so every pooled connection gets them;
 	// _txlock=immediate makes every BeginTx a BEGIN IMMEDIATE, which takes
@@ -136,8 +144,7 @@ func Open(path string) (*Store, error) {
 	q.Set("_foreign_keys", "on")
 	q.Set("_busy_timeout", "10000")
 	q.Set("_txlock", "immediate")
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
-	db, err := sql.Open("sqlite3", dsn)
+	db, err := sql.Open("sqlite3", dsn(path, q))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -151,6 +158,126 @@ func Open(path string) (*Store, error) {
 	// Best effort: a database owned by another user keeps its mode.
 	_ = os.Chmod(path, 0o600)
 	return s, nil
+}
+
+// OpenExisting opens a database that must already be a winnow database
+// (ErrNotWinnow otherwise), migrating it as Open does.
+func OpenExisting(path string) (*Store, error) {
+	ro, err := openWinnowRO(path)
+	if err != nil {
+		return nil, err
+	}
+	ro.Close()
+	return Open(path)
+}
+
+// OpenReadOnly opens an existing winnow database for reading only: nothing
+// is migrated, created or written, so status and assess work on a project
+// the user may not write (a read-only mount, another user's folder) and
+// leave the file as it was. Writes through the Store fail.
+func OpenReadOnly(path string) (*Store, error) {
+	s, err := openWinnowRO(path)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.Version(context.Background())
+	switch {
+	case err != nil:
+	case v > len(migrations):
+		err = fmt.Errorf("the database has schema version %d, newer than this winnow knows (%d): it was written by a newer winnow; use that one", v, len(migrations))
+	case v < len(migrations):
+		err = fmt.Errorf("schema version %d, older than this winnow's %d: open it once with a verb that writes (serve, round close) to migrate it", v, len(migrations))
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// openWinnowRO opens path read-only after checking that it is a winnow
+// database.
+func openWinnowRO(path string) (*Store, error) {
+	if err := sniff(path); err != nil {
+		return nil, err
+	}
+	s, err := openRO(path, false)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	err = s.checkTables(context.Background())
+	if isCantOpen(err) {
+		// A WAL database needs its -shm file, which a reader must create
+		// if the last writer removed it; in a folder the user cannot
+		// write, SQLite can only read the file as immutable (safe: with no
+		// write access to the folder, no writer can make a WAL this reader
+		// would miss).
+		s.Close()
+		if s, err = openRO(path, true); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		err = s.checkTables(context.Background())
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+func openRO(path string, immutable bool) (*Store, error) {
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Set("_busy_timeout", "10000")
+	if immutable {
+		q.Set("immutable", "1")
+	}
+	db, err := sql.Open("sqlite3", dsn(path, q))
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+func dsn(path string, q url.Values) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// sniff refuses a missing file and one that is not SQLite before SQLite
+// sees it: opened for writing, an empty or foreign file would become a
+// new database.
+func sniff(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s: %w: the file is missing", path, ErrNotWinnow)
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	if _, err := io.ReadFull(f, head); err != nil || string(head) != "SQLite format 3\x00" {
+		return fmt.Errorf("%s: %w: not an SQLite file", path, ErrNotWinnow)
+	}
+	return nil
+}
+
+// checkTables refuses an SQLite file without winnow's tables.
+func (s *Store) checkTables(ctx context.Context) error {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('schema_migrations', 'items', 'answers')`).Scan(&n)
+	if err != nil {
+		return err
+	}
+	if n != 3 {
+		return fmt.Errorf("%w: an SQLite file without winnow's tables", ErrNotWinnow)
+	}
+	return nil
+}
+
+func isCantOpen(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.Code == sqlite3.ErrCantOpen
 }
 
 // Close closes the database.

@@ -82,7 +82,8 @@ func bareProject(t *testing.T, images string) *Project {
 	if err := os.WriteFile(filepath.Join(dir, ConfigFile), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, err := Open(dir)
+	// Only init creates a database; this test project makes its own.
+	p, err := open(dir, c, openCreate)
 	if err != nil {
 		t.Fatal(err)
 	}

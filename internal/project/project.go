@@ -56,8 +56,26 @@ type Project struct {
 }
 
 // Open opens an existing project folder: reads winnow.toml, opens the
-// database (migrating it) and records the classes in it.
-func Open(dir string) (*Project, error) {
+// database (migrating it) and records the classes in it. A folder whose
+// winnow.db is missing or is not a winnow database is refused: only Init
+// creates one.
+func Open(dir string) (*Project, error) { return openDir(dir, openWrite) }
+
+// OpenReadOnly opens an existing project for reading only (status,
+// assess): the database is neither migrated nor written, so it works on a
+// project the user cannot write and while winnow serve runs. Operations
+// that write (CloseRound, imports) fail.
+func OpenReadOnly(dir string) (*Project, error) { return openDir(dir, openRead) }
+
+type openMode int
+
+const (
+	openCreate openMode = iota // init: the database may not exist yet
+	openWrite
+	openRead
+)
+
+func openDir(dir string, mode openMode) (*Project, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -73,10 +91,10 @@ func Open(dir string) (*Project, error) {
 	if err != nil {
 		return nil, err
 	}
-	return open(abs, cfg)
+	return open(abs, cfg, mode)
 }
 
-func open(abs string, cfg Config) (*Project, error) {
+func open(abs string, cfg Config, mode openMode) (*Project, error) {
 	root, err := cfg.ImageRoot(abs)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(abs, ConfigFile), err)
@@ -87,16 +105,38 @@ func open(abs string, cfg Config) (*Project, error) {
 	if root, err = filepath.Abs(root); err != nil {
 		return nil, err
 	}
-	st, err := labelstore.Open(filepath.Join(abs, DBFile))
+	dbPath := filepath.Join(abs, DBFile)
+	var st *labelstore.Store
+	switch mode {
+	case openCreate:
+		st, err = labelstore.Open(dbPath)
+	case openWrite:
+		st, err = labelstore.OpenExisting(dbPath)
+	default:
+		st, err = labelstore.OpenReadOnly(dbPath)
+	}
+	if errors.Is(err, labelstore.ErrNotWinnow) {
+		return nil, fmt.Errorf("%s is not a winnow project: %s %s (winnow init creates it; restore it from a backup if it was deleted)", abs, DBFile, notWinnowWhy(dbPath))
+	}
 	if err != nil {
 		return nil, err
 	}
-	if err := st.SetClasses(context.Background(), cfg.ClassNames()); err != nil {
-		st.Close()
-		return nil, err
+	if mode != openRead {
+		if err := st.SetClasses(context.Background(), cfg.ClassNames()); err != nil {
+			st.Close()
+			return nil, err
+		}
 	}
 	st.SetHiddenGold(cfg.Label.HiddenGold)
 	return &Project{dir: abs, cfg: cfg, store: st, root: root}, nil
+}
+
+// notWinnowWhy says how the database fails to be one, for the message.
+func notWinnowWhy(path string) string {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return "missing"
+	}
+	return "is not a winnow database"
 }
 
 // Close closes the database.
