@@ -52,7 +52,7 @@ var ErrExists = errors.New("already a winnow project")
 // the practice gold labels if at least two classes have some, and selects
 // the first batch (with the project's strategy when there is a model, a
 // seeded random sample otherwise) as round 1.
-func Init(ctx context.Context, dir string, opt InitOptions) (*Project, error) {
+func Init(ctx context.Context, dir string, opt InitOptions) (_ *Project, err error) {
 	logw := opt.Log
 	if logw == nil {
 		logw = io.Discard
@@ -63,13 +63,14 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*Project, error) {
 	}
 	cfgPath := filepath.Join(abs, ConfigFile)
 	var cfg Config
+	resuming := false
 	if _, err := os.Stat(cfgPath); err == nil {
 		// A config without a round is an init that stopped half-way: take
 		// up where it stopped, with the settings it wrote.
 		if cfg, err = LoadConfig(cfgPath); err != nil {
 			return nil, err
 		}
-		p, err := open(abs, cfg)
+		p, err := open(abs, cfg, openCreate)
 		if err != nil {
 			return nil, err
 		}
@@ -86,15 +87,39 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*Project, error) {
 				return nil, fmt.Errorf("%s is from an unfinished init with other settings (%s): run init with the same flags to resume, or delete %s to start over", cfgPath, diff, dir)
 			}
 		}
+		if err := checkInputs(ctx, cfg, abs, opt); err != nil {
+			return nil, err
+		}
+		resuming = true
 		fmt.Fprintf(logw, "init: resuming the unfinished init of %s with the settings in %s\n", dir, cfgPath)
 	} else {
 		if cfg, err = newConfig(abs, opt); err != nil {
 			return nil, err
 		}
-		// A backbone that cannot be found fails before anything is written.
-		if _, _, _, err := backbone.Resolve(cfg.Backbone); err != nil {
-			return nil, fmt.Errorf("--backbone: %w", err)
+		// Every input is checked before anything is written: a bad gold
+		// file or an empty image folder must not leave a half project
+		// that the corrected command would refuse.
+		if err := checkInputs(ctx, cfg, abs, opt); err != nil {
+			return nil, err
 		}
+	}
+	// From here on, a failure removes what this init created, so that the
+	// corrected command starts afresh; an interruption keeps it, to resume.
+	undo, err := newCreated(abs)
+	if err != nil {
+		return nil, err
+	}
+	var p *Project
+	defer func() {
+		if err == nil {
+			return
+		}
+		if p != nil {
+			p.Close()
+		}
+		err = undo.finish(ctx, err, resuming, dir)
+	}()
+	if !resuming {
 		if err := os.MkdirAll(abs, 0o755); err != nil {
 			return nil, err
 		}
@@ -115,16 +140,9 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*Project, error) {
 			return nil, err
 		}
 	}
-	p, err := open(abs, cfg)
-	if err != nil {
+	if p, err = open(abs, cfg, openCreate); err != nil {
 		return nil, err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			p.Close()
-		}
-	}()
 	if err := p.featurize(ctx, opt, logw); err != nil {
 		return nil, err
 	}
@@ -134,7 +152,7 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*Project, error) {
 	}
 	fmt.Fprintf(logw, "init: %d images registered in %s\n", n, DBFile)
 	if opt.Gold != "" {
-		r, err := p.ImportLabels(ctx, opt.Gold, opt.GoldLabelColumn, true)
+		r, err := p.ImportLabels(ctx, opt.Gold, opt.GoldLabelColumn, true, OnConflictError)
 		if err != nil {
 			return nil, fmt.Errorf("--gold %s: %w", opt.Gold, err)
 		}
@@ -176,7 +194,6 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*Project, error) {
 		return nil, err
 	}
 	fmt.Fprintf(logw, "init: round %d is open with %d images (%s)\n", r.Number, len(r.Picks), picksRel(1))
-	ok = true
 	return p, nil
 }
 
@@ -276,7 +293,7 @@ func (p *Project) featurize(ctx context.Context, opt InitOptions, logw io.Writer
 	fmt.Fprintf(logw, "init: featurize: %s\n", sum)
 	if runErr != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted; finished chunks are kept in %s: run the same winnow init again to resume", featstore.PartsDir(out))
+			return fmt.Errorf("featurize interrupted (finished chunks are kept in %s): %w", featstore.PartsDir(out), ctx.Err())
 		}
 		return runErr
 	}
