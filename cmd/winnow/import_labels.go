@@ -10,7 +10,7 @@ import (
 
 func newImportLabelsCmd() *cobra.Command {
 	var gold bool
-	var column, participant string
+	var column, participant, onConflict string
 	cmd := &cobra.Command{
 		Use:   "import-labels DIR FILE.csv [--gold | --participant NAME]",
 		Short: "Add known labels to a project",
@@ -28,12 +28,18 @@ answers given on the site, and winnow assess measures them (on gold items
 they count towards the participant's accuracy and never train). A second
 import under the same name adds to the same participant.
 
-Unknown paths, labels that are not classes of the project and empty labels
-are counted and reported; the rest is imported. A file giving one path two
-different labels imports nothing.`,
+An empty label or "none" means "none of these": the image fits no class, is
+never trained on and never picked for labelling (from a gold file too: a
+test item needs a class). Unknown paths and labels that are not classes of
+the project are counted and reported; the rest is imported. A file giving one
+path two different labels imports nothing, and so does one that would change
+a label an image already has (a gold label by --gold, an imported one
+otherwise): every such change is listed, and --on-conflict replace makes
+them, listing each.`,
 		Example: `  winnow import-labels knots gold.csv --gold
   winnow import-labels knots old-labels.csv --label-column knot_class
-  winnow import-labels knots anna.csv --participant Anna`,
+  winnow import-labels knots anna.csv --participant Anna
+  winnow import-labels knots corrected-gold.csv --gold --on-conflict replace`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if gold && cmd.Flags().Changed("participant") {
@@ -41,6 +47,13 @@ different labels imports nothing.`,
 			}
 			if cmd.Flags().Changed("participant") && participant == "" {
 				return usageError("--participant: give the participant's name")
+			}
+			on, err := project.ParseOnConflict(onConflict)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			if participant != "" && cmd.Flags().Changed("on-conflict") {
+				return usageError("--on-conflict: a participant's answers add to their earlier ones and change no label; leave it out with --participant")
 			}
 			p, err := project.Open(args[0])
 			if err != nil {
@@ -51,12 +64,16 @@ different labels imports nothing.`,
 			if participant != "" {
 				res, err = p.ImportParticipant(cmd.Context(), args[1], column, participant)
 			} else {
-				res, err = p.ImportLabels(cmd.Context(), args[1], column, gold)
+				res, err = p.ImportLabels(cmd.Context(), args[1], column, gold, on)
 			}
 			if err != nil {
-				return fmt.Errorf("%s: %w", args[1], err)
+				return err // it names the file already
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "import-labels: %s: %s\n", args[1], res)
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "import-labels: %s: %s\n", args[1], res)
+			for _, c := range res.Replaced {
+				fmt.Fprintf(out, "import-labels: replaced %s\n", printable(c.String(), false))
+			}
 			if res.Imported == 0 && res.Rows > 0 {
 				return exitError{code: 1, msg: fmt.Sprintf("%s: no label could be imported", args[1])}
 			}
@@ -65,6 +82,7 @@ different labels imports nothing.`,
 	}
 	cmd.Flags().BoolVar(&gold, "gold", false, "the labels are gold: practice and test items")
 	cmd.Flags().StringVar(&column, "label-column", "label", "name of the label column")
+	cmd.Flags().StringVar(&onConflict, "on-conflict", "error", "an image that already has a different label: error (list them all, import nothing) or replace (and list what was replaced)")
 	cmd.Flags().StringVar(&participant, "participant", "", "the rows are this participant's answers (for winnow assess and the consensus)")
 	return cmd
 }

@@ -34,7 +34,8 @@ type Decision struct {
 
 // Consensus decides each item's training label:
 //
-//   - a gold label wins over any answer; then an imported label;
+//   - a gold label wins over any answer; then an imported label (an
+//     imported "none of these", NoneOption, makes the item NoneOfThem);
 //   - otherwise the majority over participants' answers in effect (one
 //     vote each; skips are no vote; "none of these" is a vote for none);
 //   - when the top answers tie, the item stays unlabelled (Tie);
@@ -69,6 +70,8 @@ func Consensus(items []Item, votes []Vote, trainFlagged bool) []Decision {
 		switch {
 		case it.Gold != "":
 			d.Label, d.Source, d.Status = it.Gold, "gold", Labelled
+		case it.Label == NoneOption:
+			d.Source, d.Status = "imported", NoneOfThem
 		case it.Label != "":
 			d.Label, d.Source, d.Status = it.Label, "imported", Labelled
 		default:

@@ -224,7 +224,9 @@ func (s *Store) Examples(ctx context.Context, class string) ([]Item, error) {
 }
 
 // Import is one imported label: gold when Role is "practice" or "test",
-// otherwise ("") a label that trains but does not test.
+// otherwise ("") a label that trains but does not test; RolePool sets that
+// label and takes the item's gold label away. Class NoneOption is "none of
+// these": the item neither trains nor is picked.
 type Import struct {
 	Item  ItemID
 	Class string
@@ -241,6 +243,10 @@ func (s *Store) Import(ctx context.Context, labels []Import) error {
 				return fmt.Errorf("%w: an empty imported label for item %d", ErrInvalid, l.Item)
 			case l.Role == "":
 				err = mustAffect(tx.ExecContext(ctx, `UPDATE items SET label = ? WHERE id = ?`, l.Class, l.Item))
+			case l.Role == RolePool:
+				err = mustAffect(tx.ExecContext(ctx, `UPDATE items SET label = ?, gold = '', role = 'pool' WHERE id = ?`, l.Class, l.Item))
+			case l.Class == NoneOption:
+				return fmt.Errorf("%w: \"none of these\" cannot be a gold label (item %d)", ErrInvalid, l.Item)
 			case l.Role == RolePractice || l.Role == RoleTest:
 				err = mustAffect(tx.ExecContext(ctx, `UPDATE items SET gold = ?, role = ? WHERE id = ?`, l.Class, l.Role, l.Item))
 			default:

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
@@ -16,25 +15,45 @@ import (
 // ImportResult counts what ImportLabels did with every row.
 type ImportResult struct {
 	Rows             int            // rows with a path
-	Imported         int            // labels recorded (gold or not)
+	Imported         int            // labels recorded (gold or not), "none of these" included
 	Practice, Test   int            // gold labels by role given
-	Empty            int            // rows with an empty label (ignored)
+	None             int            // rows whose label is empty or "none": recorded as "none of these"
+	Unchanged        int            // rows giving an item the label it already had
+	Replaced         []Change       // labels changed (only with OnConflictReplace)
+	OnGold           int            // non-gold labels given to gold items, where the gold label wins
 	UnknownPaths     int            // paths not among the project's images
 	UnknownClasses   map[string]int // label -> rows whose label is not a class of the project
 	UnknownPathNames []string       // the first few unknown paths, for the message
 }
 
+// Change is one item's label as it was and as an import makes it.
+type Change struct {
+	Path     string
+	Old, New string // labelstore.NoneOption for "none of these"
+}
+
+func (c Change) String() string { return fmt.Sprintf("%s: %q -> %q", c.Path, c.Old, c.New) }
+
 // String is a one-line account.
 func (r ImportResult) String() string {
-	s := fmt.Sprintf("%d rows: %d labels imported", r.Rows, r.Imported)
+	s := fmt.Sprintf("%s: %s imported", plural(r.Rows, "row"), plural(r.Imported, "label"))
 	if r.Practice+r.Test > 0 {
 		s += fmt.Sprintf(" (gold: %d practice, %d test)", r.Practice, r.Test)
 	}
-	if r.Empty > 0 {
-		s += fmt.Sprintf(", %d empty labels ignored", r.Empty)
+	if r.None > 0 {
+		s += fmt.Sprintf(", of which %d \"none of these\" (empty or none: never trained on, never picked)", r.None)
+	}
+	if r.Unchanged > 0 {
+		s += fmt.Sprintf(", %d already had that label", r.Unchanged)
+	}
+	if len(r.Replaced) > 0 {
+		s += fmt.Sprintf(", %s replaced", plural(len(r.Replaced), "label"))
+	}
+	if r.OnGold > 0 {
+		s += fmt.Sprintf(", %d on gold items (their gold label wins)", r.OnGold)
 	}
 	if r.UnknownPaths > 0 {
-		s += fmt.Sprintf(", %d unknown paths (e.g. %s)", r.UnknownPaths, strings.Join(r.UnknownPathNames, ", "))
+		s += fmt.Sprintf(", %s (e.g. %s)", plural(r.UnknownPaths, "unknown path"), strings.Join(r.UnknownPathNames, ", "))
 	}
 	if len(r.UnknownClasses) > 0 {
 		var parts []string
@@ -44,9 +63,60 @@ func (r ImportResult) String() string {
 			total += n
 		}
 		sort.Strings(parts)
-		s += fmt.Sprintf(", %d rows with unknown classes (%s)", total, strings.Join(parts, ", "))
+		s += fmt.Sprintf(", %s with unknown classes (%s)", plural(total, "row"), strings.Join(parts, ", "))
 	}
 	return s
+}
+
+// plural is "1 row", "2 rows".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// OnConflict says what an import does with an item that already has a
+// different label of the same kind (gold for a gold import, an imported
+// label for another).
+type OnConflict string
+
+const (
+	// OnConflictError refuses the whole import and lists every conflict.
+	OnConflictError OnConflict = "error"
+	// OnConflictReplace replaces the labels and reports each change.
+	OnConflictReplace OnConflict = "replace"
+)
+
+// ParseOnConflict checks an --on-conflict value.
+func ParseOnConflict(s string) (OnConflict, error) {
+	switch OnConflict(s) {
+	case "", OnConflictError:
+		return OnConflictError, nil
+	case OnConflictReplace:
+		return OnConflictReplace, nil
+	}
+	return "", fmt.Errorf("--on-conflict %q: want error or replace", s)
+}
+
+// ConflictError lists the labels an import would change.
+type ConflictError struct {
+	File    string
+	Gold    bool
+	Changes []Change
+}
+
+func (e *ConflictError) Error() string {
+	kind := "imported"
+	if e.Gold {
+		kind = "gold"
+	}
+	lines := make([]string, len(e.Changes))
+	for i, c := range e.Changes {
+		lines[i] = "  " + c.String()
+	}
+	return fmt.Sprintf("%s would change the %s label of %s; nothing imported (give --on-conflict replace to replace them):\n%s",
+		e.File, kind, plural(len(e.Changes), "image"), strings.Join(lines, "\n"))
 }
 
 // ImportLabels adds known labels from a CSV with a "path" column and the
@@ -54,9 +124,12 @@ func (r ImportResult) String() string {
 // relative to the image root. Gold labels feed practice and the test set:
 // each is put in one or the other by a hash of (seed, path), so the split is
 // stable and does not depend on the file's order. Other labels train but
-// never test. Unknown paths and classes are counted, not fatal; a file that
-// cannot be read, or gives one path two labels, imports nothing.
-func (p *Project) ImportLabels(ctx context.Context, file, labelColumn string, gold bool) (ImportResult, error) {
+// never test. An empty label or "none" records "none of these": the image
+// is left out of training and never picked. Unknown paths and classes are
+// counted, not fatal; a file that cannot be read, gives one image two
+// labels, or would change a label the item already has (unless on is
+// OnConflictReplace) imports nothing.
+func (p *Project) ImportLabels(ctx context.Context, file, labelColumn string, gold bool, on OnConflict) (ImportResult, error) {
 	res, rows, err := p.readImport(ctx, file, labelColumn)
 	if err != nil {
 		return res, err
@@ -66,9 +139,33 @@ func (p *Project) ImportLabels(ctx context.Context, file, labelColumn string, go
 		class, role string
 	}
 	var ups []update
+	var changes []Change
 	for _, r := range rows {
-		u := update{id: r.item.ID, class: r.class}
-		if gold {
+		class, asGold := r.class, gold
+		if class == "" {
+			// "None of these" is never gold: a test item needs a class a
+			// model could predict. A gold file's none row makes the item
+			// an imported "none of these" (and, replacing, no longer gold).
+			class, asGold = labelstore.NoneOption, false
+			res.None++
+		}
+		old := r.item.Label
+		u := update{id: r.item.ID, class: class}
+		switch {
+		case asGold:
+			old = r.item.Gold
+		case gold && r.item.Gold != "":
+			old, u.role = r.item.Gold, labelstore.RolePool
+		case r.item.Gold != "":
+			res.OnGold++
+		}
+		switch {
+		case old == class:
+			res.Unchanged++
+		case old != "":
+			changes = append(changes, Change{Path: r.item.Path, Old: old, New: class})
+		}
+		if asGold {
 			u.role = labelstore.RoleTest
 			if goldToPractice(p.cfg.Seed, r.item.Path, p.cfg.Practice.Share) {
 				u.role = labelstore.RolePractice
@@ -78,6 +175,12 @@ func (p *Project) ImportLabels(ctx context.Context, file, labelColumn string, go
 			}
 		}
 		ups = append(ups, u)
+	}
+	if len(changes) > 0 {
+		if on != OnConflictReplace {
+			return res, &ConflictError{File: file, Gold: gold, Changes: changes}
+		}
+		res.Replaced = changes
 	}
 	if err := p.store.Import(ctx, toImports(ups, func(u update) labelstore.Import {
 		return labelstore.Import{Item: u.id, Class: u.class, Role: u.role}
@@ -108,15 +211,18 @@ func goldToPractice(seed uint64, p string, share float64) bool {
 	return float64(u>>11)/(1<<53) < share
 }
 
-// importRow is a labels-file row that names a project item and class.
+// importRow is a labels-file row that names a project item and class
+// ("" for "none of these").
 type importRow struct {
 	item  labelstore.Item
 	class string
 }
 
 // readImport reads a labels file to import and matches it against the
-// project: rows naming an unknown path or class, or with no label, are
-// counted in the result, the others returned.
+// project: rows naming an unknown path or class are counted in the result,
+// the others returned, "none of these" (an empty label or "none") with
+// class "". Two spellings of one path (x/1.png, ./x/1.png) with different
+// labels are refused like one path given two labels.
 func (p *Project) readImport(ctx context.Context, file, labelColumn string) (ImportResult, []importRow, error) {
 	res := ImportResult{UnknownClasses: map[string]int{}}
 	if labelColumn == "" {
@@ -139,12 +245,14 @@ func (p *Project) readImport(ctx context.Context, file, labelColumn string) (Imp
 		byPath[it.Path] = it
 	}
 	var rows []importRow
+	seen := map[labelstore.ItemID]int{} // item -> index in rows
+	var conflicts []string
 	res.Rows = len(labels.Order)
 	for _, pth := range labels.Order {
 		lab := labels.ByPath[pth]
 		it, ok := byPath[pth]
 		if !ok {
-			it, ok = byPath[path.Clean(strings.ReplaceAll(pth, `\`, "/"))]
+			it, ok = byPath[importPath(pth)]
 		}
 		switch {
 		case !ok:
@@ -152,13 +260,21 @@ func (p *Project) readImport(ctx context.Context, file, labelColumn string) (Imp
 			if len(res.UnknownPathNames) < 3 {
 				res.UnknownPathNames = append(res.UnknownPathNames, pth)
 			}
-		case lab == "":
-			res.Empty++
-		case !classes[lab]:
+		case lab != "" && !classes[lab]:
 			res.UnknownClasses[lab]++
 		default:
+			if i, dup := seen[it.ID]; dup {
+				if rows[i].class != lab {
+					conflicts = append(conflicts, fmt.Sprintf("%s (%q and %q, as %s)", it.Path, rows[i].class, lab, pth))
+				}
+				continue
+			}
+			seen[it.ID] = len(rows)
 			rows = append(rows, importRow{it, lab})
 		}
+	}
+	if len(conflicts) > 0 {
+		return res, nil, fmt.Errorf("%s gives %s two labels under two spellings of the path: %s", file, plural(len(conflicts), "image"), strings.Join(conflicts, "; "))
 	}
 	return res, rows, nil
 }

@@ -387,42 +387,95 @@ func TestImportLabelsCountsWhatItCannotUse(t *testing.T) {
 	os.MkdirAll(root, 0o755)
 	p := bareProject(t, root)
 	ctx := context.Background()
-	p.Store().AddItems(ctx, []labelstore.Item{{Path: "x/1.png"}, {Path: "x/2.png"}, {Path: "x/3.png"}})
+	p.Store().AddItems(ctx, []labelstore.Item{{Path: "x/1.png"}, {Path: "x/2.png"}, {Path: "x/3.png"}, {Path: "x/4.png"}})
 	file := filepath.Join(base, "l.csv")
-	os.WriteFile(file, []byte("path,label\nx/1.png,a\nx/2.png,zebra\nnope.png,a\nx/3.png,\n./x/3.png,b\n"), 0o644)
-	res, err := p.ImportLabels(ctx, file, "", false)
+	os.WriteFile(file, []byte("path,label\nx/1.png,a\nx/2.png,zebra\nnope.png,a\nx/3.png,\n./x/4.png,b\n"), 0o644)
+	res, err := p.ImportLabels(ctx, file, "", false, OnConflictError)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Imported != 2 || res.UnknownPaths != 1 || res.UnknownClasses["zebra"] != 1 || res.Empty != 1 {
+	// The empty label is "none of these": imported, and counted as such.
+	if res.Imported != 3 || res.None != 1 || res.UnknownPaths != 1 || res.UnknownClasses["zebra"] != 1 {
 		t.Fatalf("import result %+v (%s)", res, res)
 	}
-	it, _ := p.Store().ItemByPath(ctx, "x/3.png")
+	it, _ := p.Store().ItemByPath(ctx, "x/4.png")
 	if it.Label != "b" || it.Gold != "" {
-		t.Fatalf("x/3.png after import: %+v", it)
+		t.Fatalf("x/4.png after import: %+v", it)
 	}
-	// Gold: every item lands in practice or test, the same way each time.
-	res, err = p.ImportLabels(ctx, file, "", true)
+	if it, _ := p.Store().ItemByPath(ctx, "x/3.png"); it.Label != labelstore.NoneOption {
+		t.Fatalf("x/3.png (empty label) after import: %+v", it)
+	}
+	// Gold: every item lands in practice or test, the same way each time;
+	// the none row is no gold.
+	res, err = p.ImportLabels(ctx, file, "", true, OnConflictError)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Practice+res.Test != 2 {
+	if res.Practice+res.Test != 2 || res.None != 1 {
 		t.Fatalf("gold import %+v", res)
 	}
 	first, _ := p.Store().Items(ctx)
-	p.ImportLabels(ctx, file, "", true)
+	res, err = p.ImportLabels(ctx, file, "", true, OnConflictError)
+	if err != nil || res.Unchanged != 3 {
+		t.Fatalf("the same gold file again: %+v, %v", res, err)
+	}
 	again, _ := p.Store().Items(ctx)
 	for i := range first {
 		if first[i].Role != again[i].Role {
 			t.Fatalf("gold split changed between imports: %+v vs %+v", first[i], again[i])
 		}
 	}
-	// A file giving a path two labels imports nothing.
-	os.WriteFile(file, []byte("path,label\nx/2.png,a\nx/2.png,b\n"), 0o644)
-	if _, err := p.ImportLabels(ctx, file, "", false); err == nil || !strings.Contains(err.Error(), "x/2.png") {
-		t.Fatalf("conflicting labels: %v", err)
+	// A file giving a path two labels imports nothing, under two spellings
+	// of the path too.
+	for _, body := range []string{"path,label\nx/2.png,a\nx/2.png,b\n", "path,label\nx/2.png,a\n./x/2.png,b\n"} {
+		os.WriteFile(file, []byte(body), 0o644)
+		if _, err := p.ImportLabels(ctx, file, "", false, OnConflictError); err == nil || !strings.Contains(err.Error(), "x/2.png") {
+			t.Fatalf("conflicting labels %q: %v", body, err)
+		}
+		if it, _ := p.Store().ItemByPath(ctx, "x/2.png"); it.Label != "" {
+			t.Fatalf("a refused file still imported %+v", it)
+		}
 	}
-	if it, _ := p.Store().ItemByPath(ctx, "x/2.png"); it.Label != "" {
-		t.Fatalf("a refused file still imported %+v", it)
+}
+
+// A gold or imported label is never changed silently: the import lists
+// every conflict and changes nothing, unless told to replace, and then it
+// says what it replaced.
+func TestImportLabelsRefusesToChangeALabel(t *testing.T) {
+	ctx := context.Background()
+	for _, gold := range []bool{true, false} {
+		t.Run(fmt.Sprint("gold=", gold), func(t *testing.T) {
+			base := t.TempDir()
+			root := filepath.Join(base, "images")
+			os.MkdirAll(root, 0o755)
+			p := bareProject(t, root)
+			p.Store().AddItems(ctx, []labelstore.Item{{Path: "1.png"}, {Path: "2.png"}, {Path: "3.png"}})
+			write := func(body string) string {
+				f := filepath.Join(base, fmt.Sprintf("f%d.csv", len(body)))
+				os.WriteFile(f, []byte(body), 0o644)
+				return f
+			}
+			if _, err := p.ImportLabels(ctx, write("path,label\n1.png,a\n2.png,a\n"), "", gold, OnConflictError); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := p.Store().Items(ctx)
+			changed := write("path,label\n1.png,b\n2.png,a\n3.png,b\n")
+			_, err := p.ImportLabels(ctx, changed, "", gold, OnConflictError)
+			var ce *ConflictError
+			if !errors.As(err, &ce) || len(ce.Changes) != 1 || ce.Changes[0] != (Change{Path: "1.png", Old: "a", New: "b"}) || !strings.Contains(err.Error(), changed) {
+				t.Fatalf("changing 1.png a -> b: %v", err)
+			}
+			if after, _ := p.Store().Items(ctx); !slices.Equal(before, after) {
+				t.Fatalf("a refused import changed the items:\n%+v\n%+v", before, after)
+			}
+			res, err := p.ImportLabels(ctx, changed, "", gold, OnConflictReplace)
+			if err != nil || len(res.Replaced) != 1 || res.Unchanged != 1 || !strings.Contains(res.String(), "1 label replaced") {
+				t.Fatalf("--on-conflict replace: %+v (%s), %v", res, res, err)
+			}
+			it, _ := p.Store().ItemByPath(ctx, "1.png")
+			if got := map[bool]string{true: it.Gold, false: it.Label}[gold]; got != "b" {
+				t.Fatalf("1.png after replace: %+v", it)
+			}
+		})
 	}
 }
