@@ -72,7 +72,7 @@ func TestCSVAndParquetGiveTheSameSet(t *testing.T) {
 	if a.Notes.Unlabelled != 1 || a.Notes.OutsideClasses["other"] != 1 {
 		t.Errorf("notes %+v", a.Notes)
 	}
-	if s := a.Notes.Summary(); !strings.Contains(s, "1 rows without a label") || !strings.Contains(s, "other: 1") {
+	if s := a.Notes.Summary(); !strings.Contains(s, "1 row \"none of these\"") || !strings.Contains(s, "other: 1") {
 		t.Errorf("summary %q", s)
 	}
 }

@@ -38,7 +38,7 @@ type Set struct {
 // Notes counts every row that did not make it into the set, and why, so the
 // commands can say so instead of dropping rows silently.
 type Notes struct {
-	Unlabelled      int            // labels rows with an empty label
+	Unlabelled      int            // labels rows saying "none of these" (empty or None)
 	OutsideClasses  map[string]int // label -> rows dropped because --classes excludes it
 	ClassesFrom     string         // Options.ClassesFrom
 	RepeatedLabels  int            // label rows repeating a path with the same label
@@ -49,7 +49,7 @@ type Notes struct {
 func (n Notes) Summary() string {
 	var parts []string
 	if n.Unlabelled > 0 {
-		parts = append(parts, fmt.Sprintf("%d rows without a label", n.Unlabelled))
+		parts = append(parts, fmt.Sprintf("%s \"none of these\" (an empty label or none)", rows(n.Unlabelled)))
 	}
 	if len(n.OutsideClasses) > 0 {
 		var names []string
@@ -63,18 +63,26 @@ func (n Notes) Summary() string {
 		if from == "" {
 			from = "--classes"
 		}
-		parts = append(parts, fmt.Sprintf("%d rows with labels outside %s (%s)", total, from, strings.Join(names, ", ")))
+		parts = append(parts, fmt.Sprintf("%s with labels outside %s (%s)", rows(total), from, strings.Join(names, ", ")))
 	}
 	if n.RepeatedLabels > 0 {
-		parts = append(parts, fmt.Sprintf("%d repeated label rows", n.RepeatedLabels))
+		parts = append(parts, fmt.Sprintf("%s repeated", rows(n.RepeatedLabels)))
 	}
 	if n.RepeatedFeature > 0 {
-		parts = append(parts, fmt.Sprintf("%d repeated feature rows", n.RepeatedFeature))
+		parts = append(parts, fmt.Sprintf("%s repeated in the features", rows(n.RepeatedFeature)))
 	}
 	if len(parts) == 0 {
 		return ""
 	}
 	return "dropped " + strings.Join(parts, "; ")
+}
+
+// rows is "1 row", "n rows".
+func rows(n int) string {
+	if n == 1 {
+		return "1 row"
+	}
+	return fmt.Sprintf("%d rows", n)
 }
 
 // Options of Load.
@@ -139,6 +147,9 @@ func loadLabelled(ctx context.Context, featuresPath, labelsPath string, labels *
 	classIndex := map[string]int{}
 	if len(opt.Classes) > 0 {
 		for i, c := range opt.Classes {
+			if strings.EqualFold(c, None) {
+				return nil, fmt.Errorf("--classes names %q, which in a labels file means \"none of these\"; call the class something else", c)
+			}
 			if _, dup := classIndex[c]; dup {
 				return nil, fmt.Errorf("--classes names %q twice", c)
 			}

@@ -19,8 +19,12 @@ import (
 // image_dataset_from_directory and torchvision's ImageFolder.
 const Folders = "folders"
 
-// Labels maps image paths to their label. An empty label means "looked at,
-// no usable label" (the workshop's NA): it is kept so callers can count it.
+// None is the label value that, like an empty one, means "none of these":
+// looked at, fits no class (the workshop's NA). Compared without case.
+const None = "none"
+
+// Labels maps image paths to their label. An empty label means "none of
+// these" (written "" or None in a file): it is kept so callers can count it.
 type Labels struct {
 	ByPath map[string]string
 	Order  []string // paths in file order, for stable outputs
@@ -196,6 +200,9 @@ func (l *Labels) readFile(name, column string, i int, sources []string, onConfli
 		// Paths verbatim (featurize records " a.png" with its space), labels
 		// trimmed ("cat " is a typo for "cat").
 		p, lab := rec[pathCol], strings.TrimSpace(rec[labelCol])
+		if strings.EqualFold(lab, None) {
+			lab = ""
+		}
 		if strings.TrimSpace(p) == "" {
 			continue
 		}

@@ -3,6 +3,7 @@ package project
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/winnowml/winnow/internal/labelstore"
 	"github.com/winnowml/winnow/internal/query"
 )
 
@@ -103,6 +105,8 @@ func (c Config) Validate() error {
 			probs = append(probs, fmt.Sprintf("classes[%d]: name %q has leading or trailing spaces", i, cl.Name))
 		case seen[cl.Name]:
 			probs = append(probs, fmt.Sprintf("classes: %q named twice", cl.Name))
+		case strings.EqualFold(cl.Name, labelstore.NoneOption):
+			probs = append(probs, fmt.Sprintf("classes[%d]: %q is reserved: it means \"none of these\" in answers and label files", i, cl.Name))
 		}
 		seen[cl.Name] = true
 	}
@@ -115,8 +119,14 @@ func (c Config) Validate() error {
 	if c.Batch <= 0 {
 		probs = append(probs, fmt.Sprintf("batch: must be positive, got %d", c.Batch))
 	}
-	if c.L1 < 0 || c.L2 < 0 {
-		probs = append(probs, fmt.Sprintf("l1, l2: must be >= 0, got %g, %g", c.L1, c.L2))
+	// Written as !(v >= 0) so that nan, which TOML allows, is refused too.
+	for _, f := range []struct {
+		key string
+		v   float64
+	}{{"l1", c.L1}, {"l2", c.L2}} {
+		if !(f.v >= 0) || math.IsInf(f.v, 1) {
+			probs = append(probs, fmt.Sprintf("%s: must be a finite number >= 0, got %g", f.key, f.v))
+		}
 	}
 	if c.Practice.PageSize <= 0 {
 		probs = append(probs, fmt.Sprintf("practice.page_size: must be positive, got %d", c.Practice.PageSize))
@@ -127,10 +137,10 @@ func (c Config) Validate() error {
 	if !(c.Label.HiddenGold >= 0 && c.Label.HiddenGold <= 0.5) {
 		probs = append(probs, fmt.Sprintf("label.hidden_gold: must be in [0, 0.5], got %g", c.Label.HiddenGold))
 	}
-	if c.Practice.MinAccuracy < 0 || c.Practice.MinAccuracy > 1 {
+	if !(c.Practice.MinAccuracy >= 0 && c.Practice.MinAccuracy <= 1) {
 		probs = append(probs, fmt.Sprintf("practice.min_accuracy: must be in [0, 1], got %g", c.Practice.MinAccuracy))
 	}
-	if c.Practice.Share < 0 || c.Practice.Share > 1 {
+	if !(c.Practice.Share >= 0 && c.Practice.Share <= 1) {
 		probs = append(probs, fmt.Sprintf("practice.share: must be in [0, 1], got %g", c.Practice.Share))
 	}
 	if len(probs) > 0 {
