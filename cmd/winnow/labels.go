@@ -80,8 +80,8 @@ train, evaluate, simulate and select read the same labels without a file with
 			} else if !st.IsDir() {
 				return usageError("%s is not a folder", root)
 			}
-			if err := refuseOverwrite(files{}.add("ROOT", root), files{}.add("-o", out)); err != nil {
-				return err
+			if err := outfile.CheckOutside(outfile.Named{Flag: "ROOT", Path: root}, files{}.add("-o", out)); err != nil {
+				return exitError{code: 2, msg: err.Error()}
 			}
 			items, err := imageset.List(root)
 			if err != nil {

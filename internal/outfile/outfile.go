@@ -60,6 +60,25 @@ func Check(inputs, outputs []Named) error {
 	return nil
 }
 
+// CheckOutside refuses any output that lies inside the input folder dir
+// (after symlinks), for verbs that read every file under dir: an output
+// there could be one of the files read, or become one on the next run.
+func CheckOutside(dir Named, outputs []Named) error {
+	root := resolve(dir.Path)
+	if root == "" {
+		root = abs(dir.Path)
+	}
+	for _, o := range keep(outputs) {
+		for _, p := range []string{abs(o.Path), resolve(o.Path)} {
+			if p != "" && (p == root || strings.HasPrefix(p, root+string(filepath.Separator))) {
+				return fmt.Errorf("%s %s is inside the input folder %s %s: refusing to write there (it could overwrite or later be read as an input; choose a path outside it)",
+					o.Flag, o.Path, dir.Flag, dir.Path)
+			}
+		}
+	}
+	return nil
+}
+
 func keep(list []Named) []Named {
 	var out []Named
 	for _, n := range list {
