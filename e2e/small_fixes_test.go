@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -153,5 +155,31 @@ func TestTrainQuiet(t *testing.T) {
 		if stdout != "" {
 			t.Errorf("%v: stdout %q", args, stdout)
 		}
+	}
+}
+
+// TestRoundCloseOrder: round close prints each stage's lines in the order
+// the stages ran: consensus, train, evaluate, select, open. Before, every
+// note (the selection's among them) came before the training's line.
+func TestRoundCloseOrder(t *testing.T) {
+	proj := webProject(t, webProjectOptions{perClass: 8, gold: 2, batch: 4, pageSize: 5, gate: "all-correct"})
+	var both bytes.Buffer
+	cmd := exec.Command(winnow, "round", "close", proj)
+	cmd.Stdout, cmd.Stderr = &both, &both // one pipe: the order as a terminal shows it
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("round close: %v\n%s", err, both.String())
+	}
+	out := both.String()
+	t.Logf("round close:\n%s", out)
+	last := -1
+	for _, want := range []string{"round 1 closed: 4 picks", "trained ", "gold test items: accuracy", "round close: select: ", "round 2 is open with 4 images"} {
+		i := strings.Index(out, want)
+		if i < 0 {
+			t.Fatalf("no %q in\n%s", want, out)
+		}
+		if i < last {
+			t.Errorf("%q comes before the line of an earlier stage:\n%s", want, out)
+		}
+		last = i
 	}
 }

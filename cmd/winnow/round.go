@@ -3,12 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/winnowml/winnow/internal/labelstore"
+	"github.com/winnowml/winnow/internal/plural"
 	"github.com/winnowml/winnow/internal/project"
 )
 
@@ -51,40 +53,54 @@ Ctrl-C stops it and leaves the round open.`,
 				}
 				return err
 			}
+			// Stage by stage, each stage's notes before its result, so
+			// what is printed reads in the order it ran.
 			out := cmd.OutOrStdout()
-			var parts []string
-			for _, s := range []string{labelstore.Labelled, labelstore.Tie, labelstore.NoneOfThem, labelstore.Flagged, labelstore.Unanswered} {
-				parts = append(parts, fmt.Sprintf("%s %d", s, res.Status[s]))
-			}
-			fmt.Fprintf(out, "round %d closed: %d picks: %s\n", res.Closed.Number, len(res.Closed.Picks), strings.Join(parts, ", "))
-			for _, d := range res.Ties {
-				var votes []string
-				for c, n := range d.Votes {
-					votes = append(votes, fmt.Sprintf("%s %d", c, n))
+			for _, st := range res.Steps {
+				for _, n := range st.Notes {
+					fmt.Fprintf(cmd.ErrOrStderr(), "round close: %s\n", n)
 				}
-				sort.Strings(votes)
-				if d.None > 0 {
-					votes = append(votes, fmt.Sprintf("none %d", d.None))
+				switch st.Stage {
+				case "consensus":
+					printConsensus(out, res)
+				case "train":
+					if res.Model != "" {
+						fmt.Fprintf(out, "trained %s on %s\n", res.Model, plural.N(res.TrainRows, "labelled image"))
+					}
+				case "evaluate":
+					if m := res.Metrics; m != nil && m.TestItems > 0 {
+						fmt.Fprintf(out, "on %s: accuracy %s, log loss %s, macro AUC %s (%s)\n",
+							plural.N(m.TestItems, "gold test item"), num(m.Accuracy), num(m.LogLoss), num(m.MacroAUC), p.ReportPath(m.Round))
+					}
+				case "open":
+					if res.Next != nil {
+						fmt.Fprintf(out, "round %d is open with %s\n", res.Next.Number, plural.N(len(res.Next.Picks), "image"))
+					} else {
+						fmt.Fprintln(out, "no next round: every image is labelled or excluded")
+					}
 				}
-				fmt.Fprintf(out, "  tie: %s (%s)\n", d.Item.Path, strings.Join(votes, ", "))
-			}
-			for _, n := range res.Notes {
-				fmt.Fprintf(cmd.ErrOrStderr(), "round close: %s\n", n)
-			}
-			if res.Model != "" {
-				fmt.Fprintf(out, "trained %s on %d labelled images\n", res.Model, res.TrainRows)
-			}
-			if m := res.Metrics; m != nil && m.TestItems > 0 {
-				fmt.Fprintf(out, "on %d gold test items: accuracy %s, log loss %s, macro AUC %s (%s)\n",
-					m.TestItems, num(m.Accuracy), num(m.LogLoss), num(m.MacroAUC), p.ReportPath(m.Round))
-			}
-			if res.Next != nil {
-				fmt.Fprintf(out, "round %d is open with %d images\n", res.Next.Number, len(res.Next.Picks))
-			} else {
-				fmt.Fprintln(out, "no next round: every image is labelled or excluded")
 			}
 			return nil
 		},
 	})
 	return cmd
+}
+
+func printConsensus(out io.Writer, res *project.CloseResult) {
+	var parts []string
+	for _, s := range []string{labelstore.Labelled, labelstore.Tie, labelstore.NoneOfThem, labelstore.Flagged, labelstore.Unanswered} {
+		parts = append(parts, fmt.Sprintf("%s %d", s, res.Status[s]))
+	}
+	fmt.Fprintf(out, "round %d closed: %s: %s\n", res.Closed.Number, plural.N(len(res.Closed.Picks), "pick"), strings.Join(parts, ", "))
+	for _, d := range res.Ties {
+		var votes []string
+		for c, n := range d.Votes {
+			votes = append(votes, fmt.Sprintf("%s %d", c, n))
+		}
+		sort.Strings(votes)
+		if d.None > 0 {
+			votes = append(votes, fmt.Sprintf("none %d", d.None))
+		}
+		fmt.Fprintf(out, "  tie: %s (%s)\n", d.Item.Path, strings.Join(votes, ", "))
+	}
 }

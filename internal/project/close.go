@@ -48,7 +48,23 @@ type CloseResult struct {
 	TrainRows int                      // labelled rows the model trained on
 	Model     string                   // model file, "" if none was trained
 	Metrics   *labelstore.RoundMetrics // nil without a model
-	Notes     []string
+	// Steps are the stages that ran, in order, with their notes: a caller
+	// printing results stage by stage puts each note beside the result it
+	// explains, in the order things happened.
+	Steps []Step
+	Notes []string // every step's notes, in order
+}
+
+// Step is one stage of a close ("consensus", "train", "evaluate",
+// "select", "open") and its notes.
+type Step struct {
+	Stage string
+	Notes []string
+}
+
+func (r *CloseResult) note(stage string, notes ...string) {
+	r.Steps = append(r.Steps, Step{Stage: stage, Notes: notes})
+	r.Notes = append(r.Notes, notes...)
 }
 
 // ErrClosing is returned by CloseRound while another close runs.
@@ -136,6 +152,7 @@ func (p *Project) CloseRound(ctx context.Context) (res *CloseResult, err error) 
 			}
 		}
 	}
+	res.note("consensus")
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -143,7 +160,11 @@ func (p *Project) CloseRound(ctx context.Context) (res *CloseResult, err error) 
 	if err != nil {
 		return nil, err
 	}
-	res.TrainRows, res.Metrics, res.Notes = t.rows, t.metrics, t.notes
+	res.TrainRows, res.Metrics = t.rows, t.metrics
+	res.note("train", t.notes[:t.evalNotes]...)
+	if t.model != nil {
+		res.note("evaluate", t.notes[t.evalNotes:]...)
+	}
 	if t.modelRel != "" {
 		res.Model = p.path(t.modelRel)
 	}
@@ -155,7 +176,7 @@ func (p *Project) CloseRound(ctx context.Context) (res *CloseResult, err error) 
 	if err != nil {
 		return nil, err
 	}
-	res.Notes = append(res.Notes, notes...)
+	res.note("select", notes...)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -166,6 +187,7 @@ func (p *Project) CloseRound(ctx context.Context) (res *CloseResult, err error) 
 	if err != nil {
 		return nil, err
 	}
+	res.note("open")
 	res.Closed.State = labelstore.StateClosed
 	return res, nil
 }

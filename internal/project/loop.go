@@ -105,6 +105,9 @@ type trained struct {
 	labelsRel string
 	metrics   *labelstore.RoundMetrics
 	notes     []string
+	// evalNotes: notes[evalNotes:] are the evaluation's, the rest the
+	// training's (one list, as the metrics record both).
+	evalNotes int
 }
 
 // trainAndEvaluate writes the training labels of round n (0: init), trains
@@ -133,6 +136,7 @@ func (p *Project) trainAndEvaluate(ctx context.Context, n int, ds []labelstore.D
 	}
 	if len(present) < 2 {
 		t.notes = append(t.notes, fmt.Sprintf("not trained: %d labelled items in %d classes; training needs two classes with labels", len(rows), len(present)))
+		t.evalNotes = len(t.notes)
 		return t, nil
 	}
 	if len(present) < len(p.cfg.Classes) {
@@ -180,6 +184,7 @@ func (p *Project) trainAndEvaluate(ctx context.Context, n int, ds []labelstore.D
 		return nil, err
 	}
 	setStage("evaluate", 3)
+	t.evalNotes = len(t.notes)
 	rm, err := p.evaluate(ctx, n, t)
 	if err != nil {
 		return nil, err
