@@ -183,3 +183,45 @@ func TestRoundCloseOrder(t *testing.T) {
 		last = i
 	}
 }
+
+// TestSelectFirstBatchWithoutModel: with no labels yet there is no model,
+// and select picks a seeded random first batch: the rows --strategy random
+// picks with a model, so the first batch does not depend on having one.
+func TestSelectFirstBatchWithoutModel(t *testing.T) {
+	dir := t.TempDir()
+	pool, model := writePool(t, dir, 300, 8)
+	p := func(name string) string { return filepath.Join(dir, name) }
+	_, stderr := runOK(t, "select", "--features", pool, "-n", "20", "-o", p("first.csv"))
+	if !strings.Contains(stderr, "no --model") || !strings.Contains(stderr, "random") {
+		t.Errorf("select without a model does not say it picked at random:\n%s", stderr)
+	}
+	first := readCSV(t, p("first.csv"))
+	if strings.Join(first[0], ",") != "path,rank,score,label" || len(first) != 21 {
+		t.Fatalf("first.csv: header %v, %d rows, want path,rank,score,label and 20", first[0], len(first)-1)
+	}
+	picked := map[string]bool{}
+	for i, r := range first[1:] {
+		if r[1] != fmt.Sprint(i+1) || r[3] != "" || picked[r[0]] {
+			t.Errorf("row %d: %v", i+1, r)
+		}
+		picked[r[0]] = true
+	}
+	runOK(t, "select", "--features", pool, "--model", model, "--strategy", "random", "--novelty-share", "0", "-n", "20", "-o", p("random.csv"))
+	for i, r := range readCSV(t, p("random.csv"))[1:] {
+		if r[0] != first[i+1][0] {
+			t.Errorf("pick %d: %s without a model, %s with --strategy random", i+1, first[i+1][0], r[0])
+		}
+	}
+	// The next batch leaves out the first, as with a model.
+	runOK(t, "select", "--features", pool, "-n", "20", "--exclude", p("first.csv"), "-o", p("second.csv"))
+	for _, r := range readCSV(t, p("second.csv"))[1:] {
+		if picked[r[0]] {
+			t.Errorf("second batch repeats %s", r[0])
+		}
+	}
+	// A strategy that needs a model says so.
+	_, stderr, code := run(t, "select", "--features", pool, "--strategy", "entropy", "-n", "20", "-o", p("x.csv"))
+	if code != 2 || !strings.Contains(stderr, "--model") {
+		t.Errorf("--strategy entropy without --model: exit %d\n%s", code, stderr)
+	}
+}

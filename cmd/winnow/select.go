@@ -19,7 +19,7 @@ func newSelectCmd() *cobra.Command {
 	}
 	var proj projectPaths
 	cmd := &cobra.Command{
-		Use:   "select --model M --features POOL -n 8 -o next.csv",
+		Use:   "select [--model M] --features POOL -n 8 -o next.csv",
 		Short: "Pick the images whose labels would help the model most",
 		Long: `select scores the unlabelled images of a feature file with the model and
 writes the n it would most like labelled next, as CSV:
@@ -40,11 +40,16 @@ train as one more --labels. committee refits
 the model on the labelled rows of --labels; coreset keeps away from them. Their
 features are read from --labelled-features, by default from --features.
 
+Without --model (nothing labelled yet) select picks a first batch at random,
+the rows --strategy random would pick with a model, and writes path, rank,
+score and the empty label column: fill it in and train on it.
+
 --balance picks n per predicted class; a class with fewer than n rows gives all
 it has and the rest of the batch comes from the other classes. If the pool has
 fewer rows than asked for, all are picked and select says so; an empty pool is
 an error.`,
-		Example: `  winnow select --model model.json --features pool.parquet -n 8 -o next.csv
+		Example: `  winnow select --features pool.parquet -n 20 -o first.csv
+  winnow select --model model.json --features pool.parquet -n 8 -o next.csv
   winnow select --model model.json --features pool.parquet -n 8 --strategy badge --exclude queried.csv -o next.csv
   winnow select --model model.json --features all.parquet --labels labels.csv --strategy committee -n 16 -o next.csv`,
 		Args: cobra.NoArgs,
@@ -53,7 +58,19 @@ an error.`,
 			if err := labels.check(); err != nil {
 				return err
 			}
-			if err := proj.fill(&cfg.Features, &cfg.Model); err != nil {
+			if cfg.Model == "" && proj.dir == "" {
+				// Nothing labelled yet, so no model: a random first batch.
+				if cfg.Features == "" {
+					return usageError("--features is required (or --project DIR)")
+				}
+				if cmd.Flags().Changed("strategy") && cfg.Strategy != "random" {
+					return usageError("--strategy %s ranks by the model's predictions: give --model (with nothing labelled yet, leave --strategy out for a random first batch)", cfg.Strategy)
+				}
+				if cfg.Balance {
+					return usageError("--balance picks per predicted class: give --model")
+				}
+				cfg.Strategy = "random"
+			} else if err := proj.fill(&cfg.Features, &cfg.Model); err != nil {
 				return err
 			}
 			cfg.Exclude = append(cfg.Exclude, proj.labelFiles()...)
@@ -84,7 +101,7 @@ an error.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&cfg.Model, "model", "", "model file written by train (required)")
+	fl.StringVar(&cfg.Model, "model", "", "model file written by train (without one: a random first batch)")
 	fl.StringVar(&cfg.Features, "features", "", "the pool: Parquet from featurize, or CSV with a path column (required)")
 	fl.StringVarP(&cfg.Output, "output", "o", "", "CSV file to write (required)")
 	fl.IntVarP(&cfg.N, "number", "n", 8, "how many images to pick (per predicted class with --balance)")

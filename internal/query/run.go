@@ -16,6 +16,7 @@ import (
 	"github.com/winnowml/winnow/internal/imageset"
 	"github.com/winnowml/winnow/internal/metrics"
 	"github.com/winnowml/winnow/internal/outfile"
+	"github.com/winnowml/winnow/internal/plural"
 )
 
 // Config is `winnow select` once its flags are parsed.
@@ -64,7 +65,8 @@ type Summary struct {
 // A pool with fewer candidate rows than asked for is not an error: all of
 // them are picked, ranked, and the log says so. An empty pool (every row
 // excluded) is an error, as it usually means a wrong --exclude or
-// --features.
+// --features. Without a Model (no labels yet) the strategy must be random:
+// see runFirst.
 func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	logw := cfg.Log
 	if logw == nil {
@@ -85,6 +87,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	if len(cfg.LabelSources) == 0 && cfg.LabelledFeatures != "" {
 		return nil, errors.New("--labelled-features needs --labels (which of its rows are labelled, and as what)")
+	}
+	if cfg.Model == "" {
+		return runFirst(ctx, cfg, logw)
 	}
 	if cfg.Strategy == "committee" && len(cfg.LabelSources) == 0 {
 		return nil, errors.New("committee refits the model on the labelled set: give --labels L.csv (and --labelled-features F if those rows are not in --features)")
@@ -112,43 +117,13 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		fmt.Fprintln(logw, "select:", note)
 	}
 
-	// Paths never to pick, and whether each was seen in the pool: paths of
-	// --exclude files that never are suggest a mismatch worth a warning.
-	type mark struct{ fromExclude, seen bool }
-	exclude := map[string]*mark{}
-	for _, name := range cfg.Exclude {
-		paths, err := ReadPaths(name)
-		if name == dataset.Folders {
-			// The images sorted into class folders are labelled; the pool
-			// is the rest.
-			var lab *dataset.Labels
-			lab, err = dataset.ReadSources([]string{dataset.Folders}, dataset.SourceOptions{Features: []string{cfg.Features}, Column: cfg.LabelColumn, Ignore: cfg.Ignore}, dataset.Merge{OnConflict: "last", FoldCase: true})
-			if lab != nil {
-				paths = lab.Order
-			}
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range paths {
-			exclude[p] = &mark{fromExclude: true}
-		}
+	exclude, err := excludedPaths(cfg)
+	if err != nil {
+		return nil, err
 	}
 	var labelled *Labelled
 	if len(cfg.LabelSources) > 0 {
-		lf := cfg.LabelledFeatures
-		if lf == "" {
-			lf = cfg.Features
-		}
-		labs, err := dataset.ReadSources(cfg.LabelSources, dataset.SourceOptions{Features: []string{lf}, Column: cfg.LabelColumn, Ignore: cfg.Ignore}, cfg.Merge)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range labs.Order {
-			if exclude[p] == nil {
-				exclude[p] = &mark{}
-			}
-		}
+		lf := labelledFeatures(cfg)
 		if cfg.Strategy == "committee" || cfg.Strategy == "coreset" {
 			set, err := dataset.LoadSources(ctx, lf, cfg.LabelSources, cfg.Merge, dataset.Options{LabelColumn: cfg.LabelColumn, Classes: model.Classes, Ignore: cfg.Ignore, Columns: mf.Columns(), ClassesFrom: "the model's classes"})
 			if err != nil {
@@ -161,7 +136,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 				fmt.Fprintf(logw, "select: labelled set: %s\n", note)
 			}
 			labelled = &Labelled{X: set.X, Y: set.Y}
-			fmt.Fprintf(logw, "select: labelled set: %d rows from %s\n", labelled.Len(), lf)
+			fmt.Fprintf(logw, "select: labelled set: %s from %s\n", plural.N(labelled.Len(), "row"), lf)
 		}
 	} else if cfg.Strategy == "coreset" {
 		fmt.Fprintln(logw, "select: coreset without --labels: it spreads the picks among themselves only, not away from what is labelled")
@@ -181,25 +156,13 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum := &Summary{Rows: res.Rows, Excluded: res.Excluded, Picked: len(res.Picks)}
-	for _, m := range exclude {
-		if m.fromExclude && !m.seen {
-			sum.Unmatched++
-		}
-	}
-	if sum.Unmatched > 0 {
-		fmt.Fprintf(logw, "select: %d paths of --exclude are not in %s (written differently?)\n", sum.Unmatched, cfg.Features)
-	}
-	cands := res.Rows - res.Excluded
-	if cands == 0 {
-		return nil, fmt.Errorf("nothing to select: all %d rows of %s are excluded or labelled", res.Rows, cfg.Features)
-	}
+	sum := &Summary{Rows: res.Rows, Excluded: res.Excluded, Picked: len(res.Picks), Unmatched: unmatched(exclude)}
 	want := cfg.N
 	if cfg.Balance {
 		want *= model.K()
 	}
-	if int64(want) > cands {
-		fmt.Fprintf(logw, "select: the pool has %d rows left, fewer than the %d asked for: selecting all of them\n", cands, want)
+	if err := checkPool(cfg, sum, want, logw); err != nil {
+		return nil, err
 	}
 	var mixed []mixedPick
 	// --novelty-share 0 skips the second pass (and the column): on a huge
@@ -226,8 +189,78 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if cfg.Balance {
 		how += fmt.Sprintf(", %d per predicted class", cfg.N)
 	}
-	fmt.Fprintf(logw, "select: %s picked %d of %d rows (%d excluded or labelled) -> %s\n", how, sum.Picked, res.Rows, res.Excluded, cfg.Output)
+	fmt.Fprintf(logw, "select: %s picked %d of %s (%d excluded or labelled) -> %s\n", how, sum.Picked, plural.N(int(res.Rows), "row"), res.Excluded, cfg.Output)
 	return sum, nil
+}
+
+// mark is a path never to pick, and whether the pool has it: paths of
+// --exclude files that it never has suggest a mismatch worth a warning.
+type mark struct{ fromExclude, seen bool }
+
+// excludedPaths are the paths of the Exclude files and of the labelled
+// sources: never picked.
+func excludedPaths(cfg Config) (map[string]*mark, error) {
+	exclude := map[string]*mark{}
+	for _, name := range cfg.Exclude {
+		paths, err := ReadPaths(name)
+		if name == dataset.Folders {
+			// The images sorted into class folders are labelled; the pool
+			// is the rest.
+			var lab *dataset.Labels
+			lab, err = dataset.ReadSources([]string{dataset.Folders}, dataset.SourceOptions{Features: []string{cfg.Features}, Column: cfg.LabelColumn, Ignore: cfg.Ignore}, dataset.Merge{OnConflict: "last", FoldCase: true})
+			if lab != nil {
+				paths = lab.Order
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range paths {
+			exclude[p] = &mark{fromExclude: true}
+		}
+	}
+	if len(cfg.LabelSources) > 0 {
+		labs, err := dataset.ReadSources(cfg.LabelSources, dataset.SourceOptions{Features: []string{labelledFeatures(cfg)}, Column: cfg.LabelColumn, Ignore: cfg.Ignore}, cfg.Merge)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range labs.Order {
+			if exclude[p] == nil {
+				exclude[p] = &mark{}
+			}
+		}
+	}
+	return exclude, nil
+}
+
+func labelledFeatures(cfg Config) string {
+	if cfg.LabelledFeatures != "" {
+		return cfg.LabelledFeatures
+	}
+	return cfg.Features
+}
+
+// checkPool counts the --exclude paths the pool did not have, warns about
+// them and about a pool smaller than want, and refuses an empty one.
+func checkPool(cfg Config, sum *Summary, want int, logw io.Writer) error {
+	if sum.Unmatched > 0 {
+		fmt.Fprintf(logw, "select: %s of --exclude %s not in %s (written differently?)\n", plural.N(sum.Unmatched, "path"), isAre(sum.Unmatched), cfg.Features)
+	}
+	cands := sum.Rows - sum.Excluded
+	if cands == 0 {
+		return fmt.Errorf("nothing to select: all %s of %s are excluded or labelled", plural.N(int(sum.Rows), "row"), cfg.Features)
+	}
+	if int64(want) > cands {
+		fmt.Fprintf(logw, "select: the pool has %s left, fewer than the %d asked for: selecting all of them\n", plural.N(int(cands), "row"), want)
+	}
+	return nil
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }
 
 // WriteCSV writes the picks: path, rank (1 = first pick), score, predicted
@@ -286,4 +319,14 @@ func ReadPaths(name string) ([]string, error) {
 		paths[i] = it.Path
 	}
 	return paths, nil
+}
+
+func unmatched(exclude map[string]*mark) int {
+	n := 0
+	for _, m := range exclude {
+		if m.fromExclude && !m.seen {
+			n++
+		}
+	}
+	return n
 }

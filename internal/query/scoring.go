@@ -85,11 +85,15 @@ func probKeyer(f func(p []float64) float64) func(seed uint64) keyFunc {
 func randomKeyer(seed uint64) keyFunc {
 	return func(b *Pool, dst []key) error {
 		for i, path := range b.Paths {
-			t := tieOf(seed, path)
-			dst[i] = key{score: float64(t>>11) / (1 << 53), tie: t}
+			dst[i] = randomKey(seed, path)
 		}
 		return nil
 	}
+}
+
+func randomKey(seed uint64, path string) key {
+	t := tieOf(seed, path)
+	return key{score: float64(t>>11) / (1 << 53), tie: t}
 }
 
 // leastConfidence is the workshop's "worst best score", as an uncertainty:

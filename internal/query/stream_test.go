@@ -262,7 +262,7 @@ func TestRunEndToEnd(t *testing.T) {
 	if sum.Rows != 300 || sum.Excluded != 40 || sum.Picked != 5 || sum.Unmatched != 1 {
 		t.Fatalf("summary %+v; want 300 rows, 40 excluded, 5 picked, 1 unmatched", sum)
 	}
-	if !strings.Contains(log.String(), "1 paths of --exclude are not in") {
+	if !strings.Contains(log.String(), "1 path of --exclude is not in") {
 		t.Errorf("no warning about the unmatched path: %q", log.String())
 	}
 	recs := readCSV(t, out)
