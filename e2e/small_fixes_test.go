@@ -225,3 +225,36 @@ func TestSelectFirstBatchWithoutModel(t *testing.T) {
 		t.Errorf("--strategy entropy without --model: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestCountsOfOne: messages say "1 class", "1 feature", not "1 classes".
+func TestCountsOfOne(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("path,x,label\n")
+	for i := 0; i < 20; i++ {
+		fmt.Fprintf(&b, "r%02d.png,%d,k%d\n", i, i%2*4+i%3, i%2)
+	}
+	data := filepath.Join(dir, "d.csv")
+	if err := os.WriteFile(data, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr := runOK(t, "train", "--features", data, "--labels", data, "-o", filepath.Join(dir, "m.json"))
+	if !strings.Contains(stderr, "train: 20 rows x 1 feature, 2 classes") {
+		t.Errorf("train says:\n%s", stderr)
+	}
+
+	if _, err := os.Stat(repo(".deps/backbones/mobilenet-v2.onnx")); err != nil {
+		t.Skip("the built-in backbones are not installed (make deps)")
+	}
+	// Gold of one class only: the project cannot train yet, and says so.
+	gold := filepath.Join(dir, "gold.csv")
+	if err := os.WriteFile(gold, []byte("path,label\nt-shirt/00019.png,t-shirt\nt-shirt/00027.png,t-shirt\nt-shirt/00035.png,t-shirt\n"+
+		"t-shirt/00059.png,t-shirt\nt-shirt/00071.png,t-shirt\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr = runOK(t, "init", filepath.Join(dir, "proj"), "--images", repo("testdata/images/fmnist"), "--classes", "t-shirt,bag,coat",
+		"--gold", gold, "--batch", "3", "-q")
+	if !regexp.MustCompile(`not trained: \d+ labelled items? in 1 class;`).MatchString(stderr) {
+		t.Errorf("init says:\n%s", stderr)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/winnowml/winnow/internal/classifier"
 	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/linear"
+	"github.com/winnowml/winnow/internal/plural"
 )
 
 type trainFlags struct {
@@ -108,7 +109,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		per[c] = counts[k]
 	}
 	n, d := set.X32.Dims()
-	fmt.Fprintf(stderr, "train: %d rows x %d features, %d classes\n", n, d, len(set.Classes))
+	fmt.Fprintf(stderr, "train: %s x %s, %s\n", plural.N(n, "row"), plural.N(d, "feature"), plural.N(len(set.Classes), "class"))
 	classTable(stderr, "train", set.Classes, counts)
 
 	params := linear.Params{L1: f.l1, L2: f.l2, Norm: f.normalize, MaxIter: f.maxIter}
@@ -119,7 +120,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		if smallest := slices.Min(counts); smallest < folds {
 			name := set.Classes[slices.Index(counts, smallest)]
 			if smallest < 2 {
-				return fmt.Errorf("--cv %d: class %q has %d row; cross-validation needs at least 2 rows of every class (label more of it, leave it out of --classes, or train without --cv)", f.cv, printable(name, false), smallest)
+				return fmt.Errorf("--cv %d: class %q has %s; cross-validation needs at least 2 rows of every class (label more of it, leave it out of --classes, or train without --cv)", f.cv, printable(name, false), plural.N(smallest, "row"))
 			}
 			// A stratified fold needs a row of every class.
 			folds = smallest
@@ -153,7 +154,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	if !s.Converged {
 		conv = "NOT converged (raise the penalties or check the features)"
 	}
-	fmt.Fprintf(stderr, "train: %s after %d iterations, objective %.10g, %.3f s\n", conv, s.Iterations, s.Objective, time.Since(start).Seconds())
+	fmt.Fprintf(stderr, "train: %s after %s, objective %.10g, %.3f s\n", conv, plural.N(s.Iterations, "iteration"), s.Objective, time.Since(start).Seconds())
 	file := &classifier.File{Winnow: version, Created: time.Now().UTC(), Backbone: classifier.BackboneOf(set.Meta), Model: m,
 		Training: classifier.Training{Features: f.features, Labels: f.labels.String(), Rows: n, Paths: classifier.NewPathSet(set.Paths), PerClass: per, Dropped: set.Notes.Summary(), CV: cvResult}}
 	if set.FromCSV {

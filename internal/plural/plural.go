@@ -39,3 +39,11 @@ func Of(noun string) string {
 	}
 	return noun + "s"
 }
+
+// IsAre is the verb after a count of n: "is" for one, "are" otherwise.
+func IsAre(n int) string {
+	if n == 1 || n == -1 {
+		return "is"
+	}
+	return "are"
+}

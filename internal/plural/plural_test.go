@@ -18,3 +18,9 @@ func TestN(t *testing.T) {
 		}
 	}
 }
+
+func TestIsAre(t *testing.T) {
+	if IsAre(1) != "is" || IsAre(0) != "are" || IsAre(2) != "are" {
+		t.Error("IsAre")
+	}
+}

@@ -244,7 +244,7 @@ func labelledFeatures(cfg Config) string {
 // them and about a pool smaller than want, and refuses an empty one.
 func checkPool(cfg Config, sum *Summary, want int, logw io.Writer) error {
 	if sum.Unmatched > 0 {
-		fmt.Fprintf(logw, "select: %s of --exclude %s not in %s (written differently?)\n", plural.N(sum.Unmatched, "path"), isAre(sum.Unmatched), cfg.Features)
+		fmt.Fprintf(logw, "select: %s of --exclude %s not in %s (written differently?)\n", plural.N(sum.Unmatched, "path"), plural.IsAre(sum.Unmatched), cfg.Features)
 	}
 	cands := sum.Rows - sum.Excluded
 	if cands == 0 {
@@ -254,13 +254,6 @@ func checkPool(cfg Config, sum *Summary, want int, logw io.Writer) error {
 		fmt.Fprintf(logw, "select: the pool has %s left, fewer than the %d asked for: selecting all of them\n", plural.N(int(cands), "row"), want)
 	}
 	return nil
-}
-
-func isAre(n int) string {
-	if n == 1 {
-		return "is"
-	}
-	return "are"
 }
 
 // WriteCSV writes the picks: path, rank (1 = first pick), score, predicted

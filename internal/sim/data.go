@@ -14,6 +14,7 @@ import (
 
 	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/featstore"
+	"github.com/winnowml/winnow/internal/plural"
 	"github.com/winnowml/winnow/internal/query"
 )
 
@@ -38,7 +39,7 @@ func load(ctx context.Context, cfg *Config) (*data, error) {
 	}
 	d := &data{}
 	if labels.Repeats > 0 {
-		d.notes = append(d.notes, fmt.Sprintf("%d repeated label rows ignored", labels.Repeats))
+		d.notes = append(d.notes, fmt.Sprintf("%s ignored", plural.N(labels.Repeats, "repeated label row")))
 	}
 	if note := labels.Summary(); note != "" {
 		d.notes = append(d.notes, note)
@@ -118,13 +119,17 @@ func load(ctx context.Context, cfg *Config) (*data, error) {
 		src.Close()
 	}
 	if repeated > 0 {
-		d.notes = append(d.notes, fmt.Sprintf("%d feature rows repeated a path already read; the first was kept", repeated))
+		d.notes = append(d.notes, fmt.Sprintf("%s repeated a path already read; the first was kept", plural.N(repeated, "feature row")))
 	}
 	if matched == 0 {
 		return nil, fmt.Errorf("the features (%s) and the labels (%s) share no path", strings.Join(cfg.Features, ", "), dataset.SourceList(cfg.LabelSources))
 	}
 	if unl := len(d.paths) - matched; unl > 0 {
-		d.notes = append(d.notes, fmt.Sprintf("%d feature rows have no oracle label: they can be queried but never train", unl))
+		what := "have no oracle label: they can be queried but never train"
+		if unl == 1 {
+			what = "has no oracle label: it can be queried but never trains"
+		}
+		d.notes = append(d.notes, fmt.Sprintf("%s %s", plural.N(unl, "feature row"), what))
 	}
 	d.x = mat.NewDense(len(d.paths), dim, buf)
 	return d, nil
@@ -199,7 +204,7 @@ func newSplitter(d *data, cfg *Config) (*splitter, error) {
 			}
 		}
 		if len(missing) > 0 {
-			return nil, fmt.Errorf("--test: %d paths are not in the features, e.g. %s", len(missing), missing[0])
+			return nil, fmt.Errorf("--test: %s %s not in the features, e.g. %s", plural.N(len(missing), "path"), plural.IsAre(len(missing)), missing[0])
 		}
 		if unlabelled > 0 {
 			sp.notes = append(sp.notes, fmt.Sprintf("%d --test rows have no usable oracle label: they are not scored, and not in the pool either", unlabelled))
@@ -324,7 +329,7 @@ func (sp *splitter) draw(r int, cfg *Config) (*draw, error) {
 		}
 	}
 	if len(dr.pool) < cfg.Batch {
-		return nil, fmt.Errorf("the pool has %d rows after the test and initial sets, fewer than one batch (--batch %d)", len(dr.pool), cfg.Batch)
+		return nil, fmt.Errorf("the pool has %s after the test and initial sets, fewer than one batch (--batch %d)", plural.N(len(dr.pool), "row"), cfg.Batch)
 	}
 	return dr, nil
 }

@@ -46,6 +46,7 @@ import (
 	"github.com/winnowml/winnow/internal/featstore"
 	"github.com/winnowml/winnow/internal/linear"
 	"github.com/winnowml/winnow/internal/metrics"
+	"github.com/winnowml/winnow/internal/plural"
 	"github.com/winnowml/winnow/internal/query"
 )
 
@@ -253,8 +254,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res := &Result{Config: cfg, Classes: d.classes, Meta: d.meta, Notes: append(d.notes, sp.notes...), Fixed: fixed,
 		NTest: len(draws[0].test), NInitial: len(draws[0].initial), NPool: len(draws[0].pool),
 		Exhausted: map[string]int{}, Fits: map[string]int{}, NotConverged: map[string]int{}}
-	fmt.Fprintf(cfg.Log, "simulate: %d test, %d initial, %d in the pool; %d classes; %d draws\n",
-		res.NTest, res.NInitial, res.NPool, len(d.classes), len(draws))
+	fmt.Fprintf(cfg.Log, "simulate: %d test, %d initial, %d in the pool; %s; %s\n",
+		res.NTest, res.NInitial, res.NPool, plural.N(len(d.classes), "class"), plural.N(len(draws), "draw"))
 
 	// Full models first (the largest fits), then replays draw by draw, so
 	// that the slowest jobs do not start last.
