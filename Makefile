@@ -15,7 +15,7 @@ DIST    := winnow-$(VERSION)-linux-$(shell uname -m)
 
 all: build
 
-deps: $(ORT_LIB) $(DEPS)/apt.ok $(DEPS)/backbones/.ok $(DEPS)/duckdb.ok $(DEPS)/onnx-node.ok
+deps: $(ORT_LIB) $(DEPS)/apt.ok $(DEPS)/backbones/.ok $(DEPS)/duckdb.ok $(DEPS)/onnx-node.ok $(DEPS)/slurm.ok
 
 $(ORT_LIB): scripts/fetch-ort.sh
 	scripts/fetch-ort.sh $(DEPS)/onnxruntime
@@ -28,6 +28,12 @@ $(DEPS)/apt.ok: scripts/apt-need.sh
 		dataset-fashion-mnist:/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz \
 		chromium:/usr/bin/chromium
 	@mkdir -p $(DEPS) && touch $@
+
+# Slurm and MUNGE (Debian), for e2e/slurm_test.go's private single-node
+# cluster. Never fails: without them it says why at every make deps (no
+# stamp is made) and the test skips.
+$(DEPS)/slurm.ok: scripts/slurm-deps.sh
+	scripts/slurm-deps.sh $@
 
 # The built-in backbones: Keras models from the npm package nsfwjs, converted
 # to ONNX by winnow itself (internal/tfjs), tapped as internal/backbone says.

@@ -18,9 +18,10 @@ import (
 	"github.com/winnowml/winnow/internal/featstore"
 )
 
-// shardManifest writes a manifest over n Fashion-MNIST PNGs and returns it
-// with the rows of an unsharded run of the same model.
-func shardManifest(t *testing.T, n int, model string) (string, map[string]fullRow) {
+// shardManifest writes a manifest over n Fashion-MNIST PNGs and any extra
+// entries (URLs), and returns it with the rows of an unsharded run of the
+// same model.
+func shardManifest(t *testing.T, n int, model string, extra ...string) (string, map[string]fullRow) {
 	t.Helper()
 	src := fmnistFolder(t, n)
 	var lines []string
@@ -31,6 +32,7 @@ func shardManifest(t *testing.T, n int, model string) (string, map[string]fullRo
 		}
 		return nil
 	})
+	lines = append(lines, extra...)
 	lines = append(lines, "gone.png") // an error row, which merge must find in the errors files
 	manifest := filepath.Join(src, "manifest.txt")
 	os.WriteFile(manifest, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
