@@ -113,7 +113,7 @@ func TestProjectLoop(t *testing.T) {
 	extra := filepath.Join(work, "extra.csv")
 	os.WriteFile(extra, []byte(fmt.Sprintf("path,label\n%s,%s\nnot/there.png,coat\n%s,zebra\n", rels[1], classOf(rels[1]), rels[2])), 0o644)
 	out, stderr, code = run(t, "import-labels", dir, extra)
-	if code != 0 || !strings.Contains(out, "1 labels imported") || !strings.Contains(out, "1 unknown paths") || !strings.Contains(out, `"zebra": 1`) {
+	if code != 0 || !strings.Contains(out, "1 label imported") || !strings.Contains(out, "1 unknown path ") || !strings.Contains(out, `"zebra": 1`) {
 		t.Fatalf("import-labels: code %d\n%s\n%s", code, out, stderr)
 	}
 	_, stderr, code = run(t, "import-labels", filepath.Join(work, "nowhere"), extra)

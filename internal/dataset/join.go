@@ -13,6 +13,7 @@ import (
 
 	"github.com/winnowml/winnow/internal/featstore"
 	"github.com/winnowml/winnow/internal/linear"
+	"github.com/winnowml/winnow/internal/plural"
 )
 
 // Set is labelled feature vectors ready for training or evaluation.
@@ -49,7 +50,7 @@ type Notes struct {
 func (n Notes) Summary() string {
 	var parts []string
 	if n.Unlabelled > 0 {
-		parts = append(parts, fmt.Sprintf("%s \"none of these\" (an empty label or none)", rows(n.Unlabelled)))
+		parts = append(parts, fmt.Sprintf("%s \"none of these\" (an empty label or none)", plural.N(n.Unlabelled, "row")))
 	}
 	if len(n.OutsideClasses) > 0 {
 		var names []string
@@ -63,26 +64,18 @@ func (n Notes) Summary() string {
 		if from == "" {
 			from = "--classes"
 		}
-		parts = append(parts, fmt.Sprintf("%s with labels outside %s (%s)", rows(total), from, strings.Join(names, ", ")))
+		parts = append(parts, fmt.Sprintf("%s with labels outside %s (%s)", plural.N(total, "row"), from, strings.Join(names, ", ")))
 	}
 	if n.RepeatedLabels > 0 {
-		parts = append(parts, fmt.Sprintf("%s repeated", rows(n.RepeatedLabels)))
+		parts = append(parts, fmt.Sprintf("%s repeated", plural.N(n.RepeatedLabels, "row")))
 	}
 	if n.RepeatedFeature > 0 {
-		parts = append(parts, fmt.Sprintf("%s repeated in the features", rows(n.RepeatedFeature)))
+		parts = append(parts, fmt.Sprintf("%s repeated in the features", plural.N(n.RepeatedFeature, "row")))
 	}
 	if len(parts) == 0 {
 		return ""
 	}
 	return "dropped " + strings.Join(parts, "; ")
-}
-
-// rows is "1 row", "n rows".
-func rows(n int) string {
-	if n == 1 {
-		return "1 row"
-	}
-	return fmt.Sprintf("%d rows", n)
 }
 
 // Options of Load.

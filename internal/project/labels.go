@@ -10,6 +10,7 @@ import (
 
 	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/labelstore"
+	"github.com/winnowml/winnow/internal/plural"
 )
 
 // ImportResult counts what ImportLabels did with every row.
@@ -36,7 +37,7 @@ func (c Change) String() string { return fmt.Sprintf("%s: %q -> %q", c.Path, c.O
 
 // String is a one-line account.
 func (r ImportResult) String() string {
-	s := fmt.Sprintf("%s: %s imported", plural(r.Rows, "row"), plural(r.Imported, "label"))
+	s := fmt.Sprintf("%s: %s imported", plural.N(r.Rows, "row"), plural.N(r.Imported, "label"))
 	if r.Practice+r.Test > 0 {
 		s += fmt.Sprintf(" (gold: %d practice, %d test)", r.Practice, r.Test)
 	}
@@ -47,13 +48,13 @@ func (r ImportResult) String() string {
 		s += fmt.Sprintf(", %d already had that label", r.Unchanged)
 	}
 	if len(r.Replaced) > 0 {
-		s += fmt.Sprintf(", %s replaced", plural(len(r.Replaced), "label"))
+		s += fmt.Sprintf(", %s replaced", plural.N(len(r.Replaced), "label"))
 	}
 	if r.OnGold > 0 {
 		s += fmt.Sprintf(", %d on gold items (their gold label wins)", r.OnGold)
 	}
 	if r.UnknownPaths > 0 {
-		s += fmt.Sprintf(", %s (e.g. %s)", plural(r.UnknownPaths, "unknown path"), strings.Join(r.UnknownPathNames, ", "))
+		s += fmt.Sprintf(", %s (e.g. %s)", plural.N(r.UnknownPaths, "unknown path"), strings.Join(r.UnknownPathNames, ", "))
 	}
 	if len(r.UnknownClasses) > 0 {
 		var parts []string
@@ -63,17 +64,9 @@ func (r ImportResult) String() string {
 			total += n
 		}
 		sort.Strings(parts)
-		s += fmt.Sprintf(", %s with unknown classes (%s)", plural(total, "row"), strings.Join(parts, ", "))
+		s += fmt.Sprintf(", %s with unknown classes (%s)", plural.N(total, "row"), strings.Join(parts, ", "))
 	}
 	return s
-}
-
-// plural is "1 row", "2 rows".
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // OnConflict says what an import does with an item that already has a
@@ -116,7 +109,7 @@ func (e *ConflictError) Error() string {
 		lines[i] = "  " + c.String()
 	}
 	return fmt.Sprintf("%s would change the %s label of %s; nothing imported (give --on-conflict replace to replace them):\n%s",
-		e.File, kind, plural(len(e.Changes), "image"), strings.Join(lines, "\n"))
+		e.File, kind, plural.N(len(e.Changes), "image"), strings.Join(lines, "\n"))
 }
 
 // ImportLabels adds known labels from a CSV with a "path" column and the
@@ -274,7 +267,7 @@ func (p *Project) readImport(ctx context.Context, file, labelColumn string) (Imp
 		}
 	}
 	if len(conflicts) > 0 {
-		return res, nil, fmt.Errorf("%s gives %s two labels under two spellings of the path: %s", file, plural(len(conflicts), "image"), strings.Join(conflicts, "; "))
+		return res, nil, fmt.Errorf("%s gives %s two labels under two spellings of the path: %s", file, plural.N(len(conflicts), "image"), strings.Join(conflicts, "; "))
 	}
 	return res, rows, nil
 }

@@ -18,8 +18,7 @@ import (
 	"github.com/winnowml/winnow/internal/labelstore"
 	"github.com/winnowml/winnow/internal/linear"
 	"github.com/winnowml/winnow/internal/metrics"
-	// Aliased: labels.go has a plural function of its own.
-	plurals "github.com/winnowml/winnow/internal/plural"
+	"github.com/winnowml/winnow/internal/plural"
 	"github.com/winnowml/winnow/internal/query"
 	"github.com/winnowml/winnow/internal/report"
 )
@@ -137,7 +136,7 @@ func (p *Project) trainAndEvaluate(ctx context.Context, n int, ds []labelstore.D
 		}
 	}
 	if len(present) < 2 {
-		t.notes = append(t.notes, fmt.Sprintf("not trained: %s in %s; training needs two classes with labels", plurals.N(len(rows), "labelled item"), plurals.N(len(present), "class")))
+		t.notes = append(t.notes, fmt.Sprintf("not trained: %s in %s; training needs two classes with labels", plural.N(len(rows), "labelled item"), plural.N(len(present), "class")))
 		t.evalNotes = len(t.notes)
 		return t, nil
 	}
@@ -164,7 +163,7 @@ func (p *Project) trainAndEvaluate(ctx context.Context, n int, ds []labelstore.D
 		return nil, err
 	}
 	if !m.Summary.Converged {
-		t.notes = append(t.notes, fmt.Sprintf("the fit did not converge in %s", plurals.N(m.Summary.Iterations, "iteration")))
+		t.notes = append(t.notes, fmt.Sprintf("the fit did not converge in %s", plural.N(m.Summary.Iterations, "iteration")))
 	}
 	m.Classes = set.Classes
 	counts := set.Counts()
@@ -217,7 +216,7 @@ func (p *Project) evaluate(ctx context.Context, n int, t *trained) (*labelstore.
 		}
 	}
 	if skipped := len(tests) - len(rows); skipped > 0 {
-		t.notes = append(t.notes, fmt.Sprintf("not evaluated: %s of classes the model has not learnt", plurals.N(skipped, "test item")))
+		t.notes = append(t.notes, fmt.Sprintf("not evaluated: %s of classes the model has not learnt", plural.N(skipped, "test item")))
 	}
 	if len(rows) > 0 {
 		testRel := fmt.Sprintf("%s/test-%d.csv", LabelsDir, n)
@@ -237,9 +236,9 @@ func (p *Project) evaluate(ctx context.Context, n int, t *trained) (*labelstore.
 		if err != nil {
 			return nil, err
 		}
-		title := fmt.Sprintf("%s: model of round %d on %s", p.cfg.Title, n, plurals.N(r.N, "gold test item"))
+		title := fmt.Sprintf("%s: model of round %d on %s", p.cfg.Title, n, plural.N(r.N, "gold test item"))
 		if n == 0 {
-			title = fmt.Sprintf("%s: initial model on %s", p.cfg.Title, plurals.N(r.N, "gold test item"))
+			title = fmt.Sprintf("%s: initial model on %s", p.cfg.Title, plural.N(r.N, "gold test item"))
 		}
 		if err := writeAtomic(p.path(reportRel(n)), func(w io.Writer) error {
 			return report.EvaluationHTML(w, title, r, set.Classes, set.Y, probs)
