@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,6 +25,7 @@ type classifyFlags struct {
 	runFlags
 	model, out, cache, backbone, errors string
 	labels, labelColumn                 string
+	noveltyCut                          string
 	threshold, target                   float64
 	classTargets                        []string
 	strict, quiet                       bool
@@ -53,7 +56,15 @@ images were settled and how many remain for people. The cut for A is the one
 'winnow evaluate --calibrate --target-accuracy A' stored in the model, or is
 measured here on --labels (path,label rows of images in SOURCE). With
 --class-target CLASS=A2 the rows predicted as CLASS get their own cut: the
-lowest confidence at which that class's predictions are right A2 of the time.`,
+lowest confidence at which that class's predictions are right A2 of the time.
+
+Novelty: for a model that keeps its training rows (train does), the novelty
+column says how unlike every labelled image an image is (about 1 for images
+like them). Above the model's novelty cut (the 0.99 quantile of the training
+rows' own novelty, or --novelty-cut) an image is "novel": a photo of another
+kind among the images the model knows, whose probabilities mean nothing
+however high. A novel image is never settled; its status is novel, and the
+summary counts it among those that remain for people.`,
 		Example: `  winnow classify --model model.json photos/ -o preds.csv
   winnow classify --model model.json new.csv -o preds.csv --target-accuracy 0.95
   winnow classify --model model.json pile/ -o preds.csv --target-accuracy 0.95 --labels checked.csv --class-target sound=0.99`,
@@ -70,6 +81,7 @@ lowest confidence at which that class's predictions are right A2 of the time.`,
 	fl.StringSliceVar(&f.classTargets, "class-target", nil, "CLASS=ACCURACY: the rows predicted as CLASS get the cut at which its predictions reach this accuracy (repeatable)")
 	fl.StringVar(&f.labels, "labels", "", "CSV of path,label for some images of SOURCE: measure the --target-accuracy cut on them")
 	fl.StringVar(&f.labelColumn, "label-column", "label", "name of the label column in --labels")
+	fl.StringVar(&f.noveltyCut, "novelty-cut", "", "images with a novelty above this are novel, never settled (default: the cut stored in the model; off: none is)")
 	fl.StringVar(&f.errors, "errors", "", "write skipped files as JSON lines {\"path\",\"error\",\"kind\"} to this file (default: stderr)")
 	fl.BoolVar(&f.strict, "strict", false, "exit with status 1 if any file was skipped")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output (the final summary is still printed)")
@@ -115,6 +127,9 @@ func runClassify(cmd *cobra.Command, g *globals, f *classifyFlags, source string
 	}
 	mf, err := classifier.Load(f.model)
 	if err != nil {
+		return err
+	}
+	if err := setNoveltyCut(mf, f.noveltyCut); err != nil {
 		return err
 	}
 	classes := mf.Model.Classes
@@ -209,8 +224,16 @@ func runClassify(cmd *cobra.Command, g *globals, f *classifyFlags, source string
 	}
 	fmt.Fprintf(stderr, "classify: %d images -> %s (features cached in %s)\n", n.Rows, printable(f.out, false), printable(f.cache, false))
 	if cut != nil {
-		fmt.Fprintf(stderr, "classify: settled %d of %d images (%s); %d remain for people\n",
-			n.Settled, n.Rows, printable(cut.Describe, false), n.Rows-n.Settled)
+		novel := ""
+		if mf.NoveltyCut() > 0 {
+			novel = fmt.Sprintf(", %d of them novel", n.Novel)
+		}
+		fmt.Fprintf(stderr, "classify: settled %d of %d images (%s); %d remain for people%s\n",
+			n.Settled, n.Rows, printable(cut.Describe, false), n.Rows-n.Settled, novel)
+	}
+	if mf.NoveltyCut() > 0 {
+		fmt.Fprintf(stderr, "classify: %d of %d images are novel (novelty > %.3g: unlike every labelled image; never settled, whatever their probabilities)\n",
+			n.Novel, n.Rows, mf.NoveltyCut())
 	}
 	if sum.Failed > 0 && f.errors != "" {
 		fmt.Fprintf(stderr, "classify: %d skipped files are listed in %s\n", sum.Failed, f.errors)
@@ -218,6 +241,26 @@ func runClassify(cmd *cobra.Command, g *globals, f *classifyFlags, source string
 	if f.strict && sum.Failed > 0 {
 		return exitError{code: 1, msg: fmt.Sprintf("--strict: %d files were skipped", sum.Failed)}
 	}
+	return nil
+}
+
+// setNoveltyCut applies --novelty-cut to the loaded model: "" keeps the
+// model's cut, "off" removes it, a number replaces it.
+func setNoveltyCut(mf *classifier.File, v string) error {
+	switch {
+	case v == "":
+		return nil
+	case mf.Novelty == nil:
+		return usageError("--novelty-cut: the model keeps no novelty reference (train it again with this winnow)")
+	case v == "off":
+		mf.Novelty.Cut = 0
+		return nil
+	}
+	c, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(c > 0) || math.IsInf(c, 0) {
+		return usageError("--novelty-cut %q: want a positive number (a novelty; about 1 is typical of labelled images) or off", v)
+	}
+	mf.Novelty.Cut = c
 	return nil
 }
 

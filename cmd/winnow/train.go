@@ -11,6 +11,7 @@ import (
 	"github.com/winnowml/winnow/internal/classifier"
 	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/linear"
+	"github.com/winnowml/winnow/internal/novelty"
 	"github.com/winnowml/winnow/internal/plural"
 )
 
@@ -18,7 +19,7 @@ type trainFlags struct {
 	features, out, labelColumn, normalize string
 	labels                                labelFlags
 	classes, ignore                       []string
-	l1, l2                                float64
+	l1, l2, noveltyQuantile               float64
 	cv, maxIter                           int
 	seed                                  int64
 	quiet                                 bool
@@ -46,8 +47,14 @@ those columns by name, in any order.
 --labels is a CSV with "path" and the label column; it may be the same CSV.
 Repeat --labels to merge files (the loop's labels.csv and next.csv), or give
 --labels folders to label each image by its first folder under the featurized
-root. Rows with an empty label, or a label outside --classes, are dropped and
-counted.`,
+root. Rows whose label is empty or "none" ("none of these": the image fits no class)
+and rows with a label outside --classes are left out and counted.
+
+The model also keeps (a sample of) the training rows as a novelty reference:
+predict, classify and select score how unlike them an image is, and an image
+above the novelty cut (by default the 0.99 quantile of the training rows' own
+novelty, --novelty-quantile) is reported "novel" and never settled by triage,
+however confident its probabilities.`,
 		Example: `  winnow train --features features.parquet --labels labels.csv -o model.json
   winnow train --features knots.csv --labels knots.csv --classes sound,dry,encased --label-column knot_class -o model.json
   winnow train --features f.parquet --labels l.csv --cv 5 -o model.json
@@ -68,6 +75,7 @@ counted.`,
 	fl.StringSliceVar(&f.ignore, "ignore-columns", nil, "columns of a features CSV that are not features, e.g. id,date")
 	fl.IntVar(&f.cv, "cv", 0, "choose l1 and l2 from a grid by K-fold cross-validated log loss (0: use --l1 and --l2)")
 	fl.Int64Var(&f.seed, "seed", 1, "seed for the cross-validation folds")
+	fl.Float64Var(&f.noveltyQuantile, "novelty-quantile", novelty.DefaultCutQuantile, "novelty cut: this quantile of the training rows' own novelty (leave-one-out); images above it are novel")
 	fl.IntVar(&f.maxIter, "max-iter", 5000, "stop the solver after this many iterations (the model is then marked not converged)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines (--cv's line per grid point); the tables, warnings and summary are still printed")
 	for _, name := range []string{"features", "labels", "output"} {
@@ -78,7 +86,8 @@ counted.`,
 
 func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	stderr := cmd.ErrOrStderr()
-	if err := firstError(penaltyFlag("--l1", f.l1), penaltyFlag("--l2", f.l2), intAtLeast("--max-iter", f.maxIter, 1)); err != nil {
+	if err := firstError(penaltyFlag("--l1", f.l1), penaltyFlag("--l2", f.l2), intAtLeast("--max-iter", f.maxIter, 1),
+		floatBetween("--novelty-quantile", f.noveltyQuantile, 0.5, 1)); err != nil {
 		return err
 	}
 	if f.cv < 0 || f.cv == 1 {
@@ -163,7 +172,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		file.FeatureColumns = set.Columns
 	}
 	// The labelled rows, so predict and select can score novelty.
-	if err := file.BuildNovelty(set.X32, set.Y, uint64(f.seed)); err != nil {
+	if err := file.BuildNovelty(set.X32, set.Y, uint64(f.seed), f.noveltyQuantile); err != nil {
 		fmt.Fprintln(stderr, "train: no novelty reference:", err)
 	}
 	if err := classifier.Save(f.out, file); err != nil {

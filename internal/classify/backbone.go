@@ -81,7 +81,13 @@ type Result struct {
 	Probs     map[string]float64 `json:"probs"`
 	MaxProb   float64            `json:"max_prob"`
 	Entropy   float64            `json:"entropy"`
-	Status    string             `json:"status,omitempty"`
+	// Novelty is how unlike the model's labelled images the image is
+	// (package novelty); absent for a model without a reference.
+	Novelty *float64 `json:"novelty,omitempty"`
+	// Status is "novel" above the model's novelty cut, otherwise
+	// "settled" or "uncertain" by the calibrated confidence cut; absent
+	// when neither applies.
+	Status string `json:"status,omitempty"`
 }
 
 // Single classifies one image at a time with an open backbone session,
@@ -145,8 +151,14 @@ func (s *Single) Classify(data []byte) (Result, error) {
 	for j, c := range classes {
 		r.Probs[c] = probs[j]
 	}
-	if s.Cut != nil {
-		r.Status = s.Cut.Status(k, r.MaxProb)
+	novel := false
+	if s.Model.Novelty != nil {
+		nov, err := s.Model.Novelties(x, 1)
+		if err != nil {
+			return Result{}, err
+		}
+		r.Novelty, novel = &nov[0], s.Model.Novel(nov[0])
 	}
+	r.Status = Decide(s.Cut, k, r.MaxProb, novel)
 	return r, nil
 }

@@ -15,7 +15,22 @@ import (
 const (
 	Settled   = "settled"
 	Uncertain = "uncertain"
+	// Novel is an image above the model's novelty cut: unlike every
+	// labelled image, so its probabilities say nothing, however high.
+	Novel = "novel"
 )
+
+// Decide is a prediction's status: Novel when novel, whatever its
+// confidence; otherwise the cut's Settled or Uncertain, or "" without a cut.
+func Decide(c *Cut, k int, p float64, novel bool) string {
+	switch {
+	case novel:
+		return Novel
+	case c == nil:
+		return ""
+	}
+	return c.Status(k, p)
+}
 
 // Cut decides which predictions are settled: those whose confidence (the
 // maximum probability) is at least the cut of their predicted class.

@@ -34,12 +34,14 @@ type Options struct {
 type Counts struct {
 	Rows    int
 	Settled int // rows marked settled (0 without a cut)
+	Novel   int // rows above the model's novelty cut (never settled)
 }
 
 // WritePredictions writes one CSV row per feature row of src: path,
 // predicted, p_<class>... in the model's class order, max_prob, entropy
 // (bits), novelty when the model has a reference (see package novelty),
-// and status when opt.Cut is set. It streams src in blocks so the
+// and status when opt.Cut is set: novel above the model's novelty cut, else
+// settled or uncertain by the cut. It streams src in blocks so the
 // matrix product stays fast and memory stays bounded by the block.
 func WritePredictions(ctx context.Context, w io.Writer, mf *classifier.File, src dataset.Features, opt Options) (Counts, error) {
 	const block = 4096
@@ -89,12 +91,17 @@ func WritePredictions(ctx context.Context, w io.Writer, mf *classifier.File, src
 			}
 			rec[2+len(classes)] = strconv.FormatFloat(maxp, 'g', 6, 64)
 			rec[3+len(classes)] = strconv.FormatFloat(metrics.Entropy(probs), 'g', 6, 64)
+			novel := false
 			if nov != nil {
 				rec[novCol] = strconv.FormatFloat(nov[i], 'g', 4, 64)
+				if novel = mf.Novel(nov[i]); novel {
+					n.Novel++
+				}
 			}
 			if opt.Cut != nil {
-				rec[len(rec)-1] = opt.Cut.Status(pred, maxp)
-				if opt.Cut.Settled(pred, maxp) {
+				st := Decide(opt.Cut, pred, maxp, novel)
+				rec[len(rec)-1] = st
+				if st == Settled {
 					n.Settled++
 				}
 			}

@@ -52,6 +52,13 @@ type Ref struct {
 	// Sampled is the number of labelled rows the reference was drawn from
 	// (equal to Rows when none were left out).
 	Sampled int `json:"sampled_from"`
+	// Cut is the novelty above which an image counts as novel, set so
+	// that an image like the labelled ones lies above it with probability
+	// about 1 - CutQuantile: the conformal quantile (ConformalCut) of the
+	// labelled rows' own leave-one-out novelties. 0 in references from
+	// before the cut (no image is then novel).
+	Cut         float64 `json:"cut,omitempty"`
+	CutQuantile float64 `json:"cut_quantile,omitempty"`
 	// Data holds Rows × D normalised values, row-major, as little-endian
 	// float32 encoded in base64 (a JSON array of numbers would be twice
 	// the size).
@@ -96,13 +103,32 @@ func (r *Ref) UnmarshalJSON(b []byte) error {
 	if r.K < 1 || !(r.Scale > 0) {
 		return fmt.Errorf("novelty reference: k %d, scale %g", r.K, r.Scale)
 	}
+	if !(r.Cut >= 0) || math.IsInf(r.Cut, 0) || !(r.CutQuantile >= 0 && r.CutQuantile <= 1) {
+		return fmt.Errorf("novelty reference: cut %g at quantile %g", r.Cut, r.CutQuantile)
+	}
 	return nil
 }
 
+// DefaultCutQuantile leaves about 1% of images like the labelled ones
+// above the cut: few enough that a person can look at each, while a photo
+// among product shots scores several times the cut.
+const DefaultCutQuantile = 0.99
+
+// Novel reports whether a novelty is above the cut; never without one.
+func (r *Ref) Novel(v float64) bool { return r != nil && r.Cut > 0 && v > r.Cut }
+
 // Build makes the reference from the labelled rows, already normalised
 // (row(i) returns row i; it may reuse its buffer), with classes y for the
-// stratified sample above MaxRows. It needs at least 2 rows.
-func Build(n, d int, row func(i int) []float64, y []int, seed uint64) (*Ref, error) {
+// stratified sample above MaxRows, and sets the cut at quantile q of the
+// rows' leave-one-out novelties (0: DefaultCutQuantile). It needs at least
+// 2 rows.
+func Build(n, d int, row func(i int) []float64, y []int, seed uint64, q float64) (*Ref, error) {
+	if q == 0 {
+		q = DefaultCutQuantile
+	}
+	if !(q > 0 && q <= 1) {
+		return nil, fmt.Errorf("novelty: cut quantile %g is not in (0, 1]", q)
+	}
 	if n < 2 {
 		return nil, fmt.Errorf("novelty: need at least 2 labelled rows, have %d", n)
 	}
@@ -138,6 +164,10 @@ func Build(n, d int, row func(i int) []float64, y []int, seed uint64) (*Ref, err
 		// All labelled rows identical (or K duplicates each): no scale.
 		return nil, fmt.Errorf("novelty: the labelled rows' nearest-neighbour distances are all 0 (duplicates?)")
 	}
+	for i := range loo {
+		loo[i] /= r.Scale
+	}
+	r.Cut, r.CutQuantile = ConformalCut(loo, q), q
 	return r, nil
 }
 
@@ -216,6 +246,23 @@ func meanSmallest(v []float64, k int) float64 {
 	}
 	return s / float64(len(best))
 }
+
+// ConformalCut is the cut for scores of n labelled rows (each scored
+// against the others, leave-one-out) that a new image's score, exchangeable
+// with them, exceeds with probability at most 1-q: the ⌈(n+1)q⌉-th
+// smallest score (split conformal prediction; Vovk et al. 2005). With fewer
+// than about 1/(1-q) rows it is the largest score, which a new image then
+// exceeds with probability 1/(n+1): few labels cannot promise 1%. scores
+// is sorted in place.
+func ConformalCut(scores []float64, q float64) float64 {
+	sort.Float64s(scores)
+	r := int(math.Ceil(float64(len(scores)+1)*q)) - 1
+	return scores[min(max(r, 0), len(scores)-1)]
+}
+
+// MeanSmallest is the mean of the k smallest of v (the mean distance to
+// the k nearest neighbours).
+func MeanSmallest(v []float64, k int) float64 { return meanSmallest(v, k) }
 
 func median(sorted []float64) float64 {
 	n := len(sorted)

@@ -79,7 +79,7 @@ func labelledNovelty(env *Pool) (NoveltyFunc, error) {
 	_, d := l.X.Dims()
 	nz := env.Model.Norm
 	buf := make([]float64, d)
-	ref, err := novelty.Build(l.Len(), d, func(i int) []float64 { return nz.Apply(l.X.RawRowView(i), buf) }, l.Y, 1)
+	ref, err := novelty.Build(l.Len(), d, func(i int) []float64 { return nz.Apply(l.X.RawRowView(i), buf) }, l.Y, 1, 0)
 	if err != nil {
 		return nil, err
 	}
