@@ -160,6 +160,14 @@ type DSOptions struct {
 	// Gold clamps items whose class is known: their posterior is that
 	// class, and they teach the confusion matrices.
 	Gold map[int]int
+	// GoldOnly learns the confusion matrices and the class prior from the
+	// gold items alone; the other items still get posteriors from them.
+	// For two labellers: where they disagree on an item of unknown class,
+	// the likelihood is the same whichever of them is right, so letting
+	// such items teach only amplifies wherever EM happened to start. For
+	// an item one labeller answered alone, it would teach that labeller
+	// that they are right.
+	GoldOnly bool
 	// Smoothing is added to every confusion count (a Dirichlet prior), so a
 	// labeller seen on few items is not taken as certain. Default 0.01.
 	Smoothing float64
@@ -238,6 +246,9 @@ func DawidSkene(answers []Answer, items, labellers, k int, opt DSOptions) DSResu
 			}
 		}
 		for _, a := range answers {
+			if _, gold := opt.Gold[a.Item]; opt.GoldOnly && !gold {
+				continue
+			}
 			for t, p := range post[a.Item] {
 				conf[a.Labeller][t][a.Class] += p
 			}
@@ -256,7 +267,7 @@ func DawidSkene(answers []Answer, items, labellers, k int, opt DSOptions) DSResu
 		clear(prior)
 		n := 0.0
 		for i := range post {
-			if _, gold := opt.Gold[i]; !gold && !answered[i] {
+			if _, gold := opt.Gold[i]; !gold && (!answered[i] || opt.GoldOnly) {
 				continue
 			}
 			for c, p := range post[i] {

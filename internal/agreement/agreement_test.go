@@ -170,3 +170,38 @@ func TestDawidSkeneUnansweredItems(t *testing.T) {
 		t.Fatalf("labels %v, want [1 -1 -1]", res.Labels)
 	}
 }
+
+// Two labellers, both right on 12 gold items, disagree on 3 of 4 others:
+// the likelihood is the same whichever of them is right there, so EM
+// wanders along a ridge and stops where its iterations run out, a few
+// hundredths apart in one direction or the other. GoldOnly learns both
+// from the gold alone: equal accuracies, and a posterior for the others.
+func TestDawidSkeneGoldOnlyTwoLabellers(t *testing.T) {
+	var answers []Answer
+	gold := map[int]int{}
+	for i := range 12 {
+		gold[i] = i % 4
+		answers = append(answers, Answer{i, 0, i % 4}, Answer{i, 1, i % 4})
+	}
+	for c := range 4 {
+		answers = append(answers, Answer{12 + c, 0, c}, Answer{12 + c, 1, 0})
+	}
+	acc := func(r DSResult, l int) float64 {
+		a := 0.0
+		for t, p := range r.Prior {
+			a += p * r.Confusion[l][t][t]
+		}
+		return a
+	}
+	if free := DawidSkene(answers, 16, 2, 4, DSOptions{Gold: gold}); free.Converged {
+		t.Errorf("without GoldOnly EM converged (%.4f, %.4f): the ridge this test is about is gone", acc(free, 0), acc(free, 1))
+	}
+	r := DawidSkene(answers, 16, 2, 4, DSOptions{Gold: gold, GoldOnly: true})
+	if a, b := acc(r, 0), acc(r, 1); math.Abs(a-b) > 1e-9 || a < 0.95 || !r.Converged {
+		t.Errorf("gold only: accuracies %.4f and %.4f (converged %v), want equal and near 1", a, b, r.Converged)
+	}
+	// The item both called class 0 is class 0.
+	if r.Labels[12] != 0 || r.Posterior[12][0] < 0.9 {
+		t.Errorf("item both called 0: label %d, posterior %v", r.Labels[12], r.Posterior[12])
+	}
+}

@@ -179,6 +179,7 @@ type DSEstimate struct {
 	PIndex       map[int64]int  // participant -> dense index
 	Result       agreement.DSResult
 	Gold         map[int]int // dense item -> option, the clamped items
+	Practice     int         // practice answers among the answers (EstimateDSPractice)
 }
 
 // EstimateDS runs Dawid-Skene over the votes that are a class or "none of
@@ -186,6 +187,17 @@ type DSEstimate struct {
 // with gold items clamped to their class. Only items with a vote take
 // part: a gold item nobody answered teaches no confusion matrix.
 func EstimateDS(items []Item, votes []Vote, classes []string) DSEstimate {
+	return EstimateDSPractice(items, votes, nil, classes, false)
+}
+
+// EstimateDSPractice is EstimateDS with practice answers too: each is an
+// answer to an item of known class, so it is a clamped item that teaches
+// its participant's confusion matrix like gold met while labelling. A
+// practice answer on an item the participant also gave a class or "none"
+// in a round is left out (one answer per participant and item; the vote
+// counts), as are practice answers on items without gold. goldOnly learns the
+// matrices from the clamped items alone (agreement.DSOptions.GoldOnly).
+func EstimateDSPractice(items []Item, votes, practice []Vote, classes []string, goldOnly bool) DSEstimate {
 	e := DSEstimate{Options: append(append([]string{}, classes...), NoneOption), Index: map[ItemID]int{}, PIndex: map[int64]int{}, Gold: map[int]int{}}
 	opt := map[string]int{}
 	for i, c := range classes {
@@ -195,8 +207,13 @@ func EstimateDS(items []Item, votes []Vote, classes []string) DSEstimate {
 	for _, it := range items {
 		byID[it.ID] = it
 	}
+	type pk struct {
+		p    int64
+		item ItemID
+	}
+	voted := map[pk]bool{}
 	var answers []agreement.Answer
-	for _, v := range votes {
+	add := func(v Vote, isPractice bool) {
 		o := -1
 		switch {
 		case v.Skip:
@@ -208,14 +225,18 @@ func EstimateDS(items []Item, votes []Vote, classes []string) DSEstimate {
 			}
 		}
 		if o < 0 {
-			continue
+			return
+		}
+		g, gold := opt[byID[v.ItemID].Gold]
+		if isPractice && (!gold || voted[pk{v.ParticipantID, v.ItemID}]) {
+			return
 		}
 		i, ok := e.Index[v.ItemID]
 		if !ok {
 			i = len(e.Items)
 			e.Index[v.ItemID] = i
 			e.Items = append(e.Items, v.ItemID)
-			if g, ok := opt[byID[v.ItemID].Gold]; ok {
+			if gold {
 				e.Gold[i] = g
 			}
 		}
@@ -225,9 +246,20 @@ func EstimateDS(items []Item, votes []Vote, classes []string) DSEstimate {
 			e.PIndex[v.ParticipantID] = l
 			e.Participants = append(e.Participants, v.ParticipantID)
 		}
+		if isPractice {
+			e.Practice++
+		} else {
+			voted[pk{v.ParticipantID, v.ItemID}] = true
+		}
 		answers = append(answers, agreement.Answer{Item: i, Labeller: l, Class: o})
 	}
-	e.Result = agreement.DawidSkene(answers, len(e.Items), len(e.Participants), len(e.Options), agreement.DSOptions{Gold: e.Gold})
+	for _, v := range votes {
+		add(v, false)
+	}
+	for _, v := range practice {
+		add(v, true)
+	}
+	e.Result = agreement.DawidSkene(answers, len(e.Items), len(e.Participants), len(e.Options), agreement.DSOptions{Gold: e.Gold, GoldOnly: goldOnly})
 	return e
 }
 
