@@ -31,7 +31,15 @@ initial training set plus their labels, scored on the gold test items, ranked
 next to the consensus, majority vote and the initial set alone (and the true
 labels, with --truth). A statistic that is not defined (no overlap, a single
 participant, a class nobody used) is shown as such with the reason; JSON
-writes null.
+writes null. Dawid-Skene's accuracy of a participant and the kappas need
+10 items of evidence (items of known class answered, and items shared with
+another participant once 3 participants share items): with fewer they are
+"too few shared answers to estimate". Participants are ranked by
+Dawid-Skene accuracy, practice accuracy beside it; those with no label
+answer are left out.
+
+--truth FILE.csv must be a CSV of path,label naming images of the project:
+assess prints how many rows matched, and refuses another file.
 
 It only reads the project, so it is safe while winnow serve runs.`,
 		Example: `  winnow assess knots
@@ -55,6 +63,13 @@ It only reads the project, so it is safe while winnow serve runs.`,
 			rep, err := assess.Run(cmd.Context(), p, assess.Options{Models: !noModels, Truth: truth, RowsDir: rowsDir})
 			if err != nil {
 				return err
+			}
+			if rep.Truth != nil {
+				note := ""
+				if noModels {
+					note = " (not used: --no-models trains no model)"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "assess: --truth %s: %s%s\n", truth, rep.Truth, note)
 			}
 			printAssessment(cmd.OutOrStdout(), rep)
 			if jsonOut != "" {
@@ -107,7 +122,22 @@ func printAssessment(w io.Writer, rep *assess.Report) {
 	if rep.FleissWhy != "" {
 		fmt.Fprintf(w, " (not defined: %s)", rep.FleissWhy)
 	}
-	fmt.Fprintf(w, "\nconsensus: %s over %d items, differs from majority vote on %d\n", rep.Consensus.Method, rep.Consensus.Items, rep.Consensus.DifferFromMajority)
+	fmt.Fprintf(w, "\nconsensus: %s over %d items and %d practice answers, differs from majority vote on %d\n", rep.Consensus.Method, rep.Consensus.Items,
+		rep.Consensus.Practice, rep.Consensus.DifferFromMajority)
+	if len(rep.Ranking) > 0 {
+		tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "\nranking by Dawid-Skene accuracy\nrank\tparticipant\tDS accuracy\tpractice 1st\tevidence (items)")
+		for _, r := range rep.Ranking {
+			rank := "-"
+			if r.Rank > 0 {
+				rank = fmt.Sprint(r.Rank)
+			}
+			// The reason goes last: in the accuracy column it would push
+			// the numbers of every row off to the right.
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", rank, quoteName(r.Name), f(r.DSAccuracy, 3), f(r.PracticeFirst, 2), r.Evidence, r.Why)
+		}
+		tw.Flush()
+	}
 	if len(rep.Models) > 0 {
 		tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 		fmt.Fprintln(tw, "\nrank\tmodel\trows\ttest accuracy\tmacro AUC")

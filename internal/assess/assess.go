@@ -7,6 +7,8 @@
 //
 // Every statistic is a Value: a number, or not defined with the reason
 // (no overlap, a single participant, a class nobody used, ...), never NaN.
+// A statistic of agreement resting on fewer than MinEvidence items is not
+// defined either: "too few shared answers to estimate" (see MinEvidence).
 // The kappas and the consensus are internal/agreement's; the models are
 // trained and scored with the same functions as a round close.
 package assess
@@ -24,6 +26,12 @@ import (
 	"github.com/winnowml/winnow/internal/labelstore"
 	"github.com/winnowml/winnow/internal/project"
 )
+
+// pk is a participant and an item.
+type pk struct {
+	p    int64
+	item labelstore.ItemID
+}
 
 // Value is a statistic that may be undefined; JSON writes it as a number
 // or null.
@@ -88,6 +96,17 @@ type Participant struct {
 	ConsensusN         int   `json:"consensus_n"`
 	AgreementConsensus Value `json:"agreement_with_consensus"`
 	KappaConsensus     Value `json:"kappa_vs_consensus"`
+	// Dawid-Skene's estimate of how often the participant gives the true
+	// class, given when Evidence reaches MinEvidence: KnownN items of
+	// known class answered (first practice attempts, gold met while
+	// labelling) plus, once MinRaters participants share items, SharedN
+	// items of unknown class someone else also answered. DSRank is the
+	// place in Report.Ranking (0: not ranked).
+	KnownN     int   `json:"known_items"`
+	SharedN    int   `json:"shared_items"`
+	Evidence   int   `json:"ds_evidence"`
+	DSAccuracy Value `json:"ds_accuracy"`
+	DSRank     int   `json:"ds_rank"`
 	// Confusion[t][a]: gold class t (Report.Classes), answer a
 	// (Report.Options: the classes then "none").
 	Confusion     [][]int `json:"confusion_vs_gold"`
@@ -136,11 +155,14 @@ type ItemVotes struct {
 
 // Consensus is the Dawid-Skene consensus over every answer in effect.
 type Consensus struct {
-	Method     string `json:"method"`
-	Items      int    `json:"items"`      // items with a vote
-	Gold       int    `json:"gold_items"` // of which gold (clamped)
-	Iterations int    `json:"iterations"`
-	Converged  bool   `json:"converged"`
+	Method string `json:"method"`
+	Items  int    `json:"items"`      // items with a vote
+	Gold   int    `json:"gold_items"` // of which gold (clamped)
+	// Practice counts the first practice attempts clamped as items of
+	// known class (one per participant and practice item).
+	Practice   int  `json:"practice_answers"`
+	Iterations int  `json:"iterations"`
+	Converged  bool `json:"converged"`
 	// DifferFromMajority counts the non-gold items where Dawid-Skene and
 	// majority vote disagree (a majority tie counts as disagreeing).
 	DifferFromMajority int         `json:"differ_from_majority"`
@@ -152,8 +174,9 @@ type Consensus struct {
 	Posterior []ItemVotes `json:"items_posterior"`
 	// LabellerAccuracy is each participant's estimated probability of
 	// answering the true class (the diagonal of their Dawid-Skene
-	// confusion matrix, weighted by the class prior).
-	LabellerAccuracy map[string]float64 `json:"labeller_accuracy"`
+	// confusion matrix, weighted by the class prior): Participant.DSAccuracy
+	// of those with label answers, null when too few.
+	LabellerAccuracy map[string]Value `json:"labeller_accuracy"`
 }
 
 // Report is the whole assessment.
@@ -169,11 +192,19 @@ type Report struct {
 	FleissRounds []RoundKappa  `json:"fleiss_kappa_rounds"`
 	Pairwise     []Pair        `json:"pairwise_kappa"`
 	Consensus    Consensus     `json:"consensus"`
+	// Ranking is the participants with label answers by Dawid-Skene
+	// accuracy, best first, those too few to estimate last.
+	Ranking []Ranked `json:"ranking"`
+	// SharingParticipants is how many participants share an item of
+	// unknown class with someone (MinRaters).
+	SharingParticipants int `json:"sharing_participants"`
 	// Models are the workshop's test, ranked by test accuracy: one per
 	// participant, then the consensus, majority vote, the initial training
 	// set alone, and the true labels when given.
-	Models []Model  `json:"models"`
-	Notes  []string `json:"notes"`
+	Models []Model `json:"models"`
+	// Truth is Options.Truth's match to the project, when given.
+	Truth *Truth   `json:"truth,omitempty"`
+	Notes []string `json:"notes"`
 }
 
 // Options tune Run.
@@ -182,7 +213,8 @@ type Options struct {
 	// statistics alone are computed.
 	Models bool
 	// Truth is an optional CSV (path,label) of true labels for items the
-	// participants labelled, for a reference model.
+	// participants labelled, for a reference model. It is read first, so
+	// a wrong file fails before any work.
 	Truth string
 	// RowsDir, when set, receives each model's training rows and the test
 	// rows as CSV (to rerun them with winnow train and evaluate).
@@ -202,6 +234,12 @@ func Run(ctx context.Context, p *project.Project, opt Options) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
+	var truth *Truth
+	if opt.Truth != "" {
+		if truth, err = readTruth(opt.Truth, items, classes); err != nil {
+			return nil, err
+		}
+	}
 	hist, err := st.AllAnswers(ctx)
 	if err != nil {
 		return nil, err
@@ -219,7 +257,7 @@ func Run(ctx context.Context, p *project.Project, opt Options) (*Report, error) 
 		byID[it.ID] = it
 	}
 	rep := &Report{Title: cfg.Title, Created: time.Now().UTC(), Classes: classes, Participants: []Participant{}, Models: []Model{},
-		Options: append(append([]string{}, classes...), labelstore.NoneOption), HiddenGold: cfg.Label.HiddenGold, Notes: []string{}}
+		Options: append(append([]string{}, classes...), labelstore.NoneOption), HiddenGold: cfg.Label.HiddenGold, Notes: []string{}, Truth: truth}
 	optIndex := map[string]int{}
 	for i, o := range rep.Options {
 		optIndex[o] = i
@@ -240,10 +278,6 @@ func Run(ctx context.Context, p *project.Project, opt Options) (*Report, error) 
 			rep.Participants = append(rep.Participants, Participant{ID: r.ParticipantID, Name: name, Why: map[string]string{}})
 		}
 		return &rep.Participants[i]
-	}
-	type pk struct {
-		p    int64
-		item labelstore.ItemID
 	}
 	voteAt := map[pk]int{}
 	var votes []labelstore.Vote
@@ -304,8 +338,24 @@ func Run(ctx context.Context, p *project.Project, opt Options) (*Report, error) 
 		pa.PracticeFinal = share(int(pa.PracticeFinal.V), pa.PracticeItems, "no practice answer")
 	}
 
-	// Consensus: Dawid-Skene over every vote in effect, gold clamped.
-	est := labelstore.EstimateDS(items, votes, classes)
+	// Consensus: Dawid-Skene over every vote in effect and every first
+	// practice attempt, items of known class clamped. With fewer than
+	// MinRaters participants sharing items, the participants' accuracies
+	// come from a second estimate that only those items teach.
+	voted := map[pk]bool{}
+	for _, v := range votes {
+		if optionOf(v.Answer, optIndex) >= 0 {
+			voted[pk{v.ParticipantID, v.ItemID}] = true
+		}
+	}
+	practice := practiceVotes(firstPractice, byID, voted, optIndex)
+	shared, raters := sharing(votes, byID, pIndex, optIndex, len(rep.Participants))
+	rep.SharingParticipants = raters
+	est := labelstore.EstimateDSPractice(items, votes, practice, classes, false)
+	accEst := est
+	if raters < MinRaters {
+		accEst = labelstore.EstimateDSPractice(items, votes, practice, classes, true)
+	}
 	counts := make([][]int, len(est.Items))
 	for i := range counts {
 		counts[i] = make([]int, len(rep.Options))
@@ -320,9 +370,7 @@ func Run(ctx context.Context, p *project.Project, opt Options) (*Report, error) 
 		}
 	}
 	majority := agreement.Majority(counts)
-	rep.Consensus = consensusReport(est, counts, majority, byID, rep.Options, func(pid int64) string {
-		return rep.Participants[pIndex[pid]].Name
-	})
+	rep.Consensus = consensusReport(est, counts, majority, byID, rep.Options)
 
 	// Per participant: labels, gold, consensus, confusion, rates.
 	type pair struct{ mine, cons int }
@@ -365,8 +413,10 @@ func Run(ctx context.Context, p *project.Project, opt Options) (*Report, error) 
 		if !ok || o < 0 {
 			continue
 		}
+		// With two sharing, the consensus where they disagree is a coin
+		// toss: only gold items measure them against it.
 		_, gold := est.Gold[i]
-		if (voters[i] >= 2 || gold) && est.Result.Labels[i] >= 0 {
+		if ((voters[i] >= 2 && raters >= MinRaters) || gold) && est.Result.Labels[i] >= 0 {
 			vsCons[pi] = append(vsCons[pi], pair{o, est.Result.Labels[i]})
 		}
 	}
@@ -376,8 +426,14 @@ func Run(ctx context.Context, p *project.Project, opt Options) (*Report, error) 
 		pa.BadRate = share(bad[i], classAnswers[i], "no class answered")
 		pa.SkipRate = share(skips[i], pa.Answers, "no label answer")
 		pa.ConsensusN = len(vsCons[i])
-		if pa.ConsensusN == 0 {
-			why := "no item this participant labelled was also labelled by someone else or is gold"
+		if pa.ConsensusN < MinEvidence {
+			why := fmt.Sprintf("%s: %d items gold or shared with another participant; %d needed", TooFew, pa.ConsensusN, MinEvidence)
+			if pa.ConsensusN == 0 {
+				why = "no item this participant labelled was also labelled by someone else or is gold"
+			}
+			if raters < MinRaters {
+				why += fmt.Sprintf(" (with fewer than %d participants sharing items, only gold counts)", MinRaters)
+			}
 			pa.AgreementConsensus, pa.KappaConsensus = Value{Why: why}, Value{Why: why}
 		} else {
 			a, b := make([]int, pa.ConsensusN), make([]int, pa.ConsensusN)
@@ -389,15 +445,23 @@ func Run(ctx context.Context, p *project.Project, opt Options) (*Report, error) 
 				}
 			}
 			pa.AgreementConsensus = share(agree, pa.ConsensusN, "")
-			pa.KappaConsensus = fromStat(agreement.CohenKappa(a, b, len(rep.Options)))
+			pa.KappaConsensus = fromStat(cohen(a, b, len(rep.Options)))
 		}
 		pa.MedianSeconds = undefined("fewer than two answers on the site")
 	}
 	medianSeconds(rep, siteTimes, sessionOwner, pIndex)
+	known := make([]int, len(rep.Participants))
+	for i, pa := range rep.Participants {
+		known[i] = pa.GoldN
+	}
+	for _, v := range practice {
+		known[pIndex[v.ParticipantID]]++
+	}
+	estimates(rep, accEst, known, shared, raters)
 
 	// Agreement among participants.
 	rep.FleissRounds = fleissPerRound(votes, optIndex, roundNumber)
-	overall := agreement.FleissKappa(countsOf(votes, optIndex))
+	overall, _ := fleiss(countsOf(votes, optIndex))
 	rep.Fleiss, rep.FleissWhy = fromStat(overall), overall.Why
 	rep.Pairwise = pairwise(rep.Participants, votes, pIndex, optIndex, len(rep.Options))
 
@@ -410,6 +474,8 @@ func Run(ctx context.Context, p *project.Project, opt Options) (*Report, error) 
 		pa := &rep.Participants[i]
 		if pa.Model != nil {
 			pa.ModelAccuracy = pa.Model.Accuracy
+		} else if pa.N == 0 {
+			pa.ModelAccuracy = undefined("no label answers: left out of the ranking")
 		} else if opt.Models {
 			pa.ModelAccuracy = undefined("no model")
 		} else {
@@ -459,98 +525,21 @@ func medianSeconds(rep *Report, siteTimes map[int64][]time.Time, owner map[int64
 	}
 }
 
-func countsOf(votes []labelstore.Vote, optIndex map[string]int) [][]int {
-	idx := map[labelstore.ItemID]int{}
-	var out [][]int
-	for _, v := range votes {
-		o := optionOf(v.Answer, optIndex)
-		if o < 0 {
-			continue
-		}
-		i, ok := idx[v.ItemID]
-		if !ok {
-			i = len(out)
-			idx[v.ItemID] = i
-			out = append(out, make([]int, len(optIndex)))
-		}
-		out[i][o]++
-	}
-	return out
-}
-
-func fleissPerRound(votes []labelstore.Vote, optIndex map[string]int, roundNumber map[int64]int) []RoundKappa {
-	byRound := map[int64][]labelstore.Vote{}
-	for _, v := range votes {
-		byRound[v.RoundID] = append(byRound[v.RoundID], v)
-	}
-	ids := make([]int64, 0, len(byRound))
-	for id := range byRound {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return roundNumber[ids[i]] < roundNumber[ids[j]] })
-	out := []RoundKappa{}
-	for _, id := range ids {
-		c := countsOf(byRound[id], optIndex)
-		multi := 0
-		for _, row := range c {
-			n := 0
-			for _, x := range row {
-				n += x
-			}
-			if n >= 2 {
-				multi++
-			}
-		}
-		rk := RoundKappa{Round: roundNumber[id], Label: fmt.Sprintf("round %d", roundNumber[id]), Items: multi}
-		if id == 0 {
-			rk.Label = "imported answers"
-		}
-		s := agreement.FleissKappa(c)
-		rk.Kappa, rk.Why = fromStat(s), s.Why
-		out = append(out, rk)
-	}
-	return out
-}
-
-func pairwise(ps []Participant, votes []labelstore.Vote, pIndex map[int64]int, optIndex map[string]int, k int) []Pair {
-	ans := make([]map[labelstore.ItemID]int, len(ps))
-	for i := range ans {
-		ans[i] = map[labelstore.ItemID]int{}
-	}
-	for _, v := range votes {
-		if o := optionOf(v.Answer, optIndex); o >= 0 {
-			ans[pIndex[v.ParticipantID]][v.ItemID] = o
-		}
-	}
-	out := []Pair{}
-	for a := range ps {
-		for b := a + 1; b < len(ps); b++ {
-			var xa, xb []int
-			ids := make([]labelstore.ItemID, 0)
-			for id := range ans[a] {
-				if _, ok := ans[b][id]; ok {
-					ids = append(ids, id)
-				}
-			}
-			slices.Sort(ids)
-			for _, id := range ids {
-				xa = append(xa, ans[a][id])
-				xb = append(xb, ans[b][id])
-			}
-			s := agreement.CohenKappa(xa, xb, k)
-			out = append(out, Pair{A: a, B: b, NameA: ps[a].Name, NameB: ps[b].Name, Overlap: len(ids), Kappa: fromStat(s), Why: s.Why})
-		}
-	}
-	return out
-}
-
 // MaxListed bounds the contested and differing items listed.
 const MaxListed = 12
 
-func consensusReport(est labelstore.DSEstimate, counts [][]int, majority []int, byID map[labelstore.ItemID]labelstore.Item, options []string, name func(int64) string) Consensus {
-	c := Consensus{Method: "dawid-skene", Items: len(est.Items), Gold: len(est.Gold), Iterations: est.Result.Iterations,
-		Converged: est.Result.Converged, Differ: []ItemVotes{}, Contested: []ItemVotes{}, Posterior: []ItemVotes{}, LabellerAccuracy: map[string]float64{}}
-	if len(est.Items) == 0 {
+func consensusReport(est labelstore.DSEstimate, counts [][]int, majority []int, byID map[labelstore.ItemID]labelstore.Item, options []string) Consensus {
+	c := Consensus{Method: "dawid-skene", Practice: est.Practice, Iterations: est.Result.Iterations,
+		Converged: est.Result.Converged, Differ: []ItemVotes{}, Contested: []ItemVotes{}, Posterior: []ItemVotes{}, LabellerAccuracy: map[string]Value{}}
+	for i, row := range counts {
+		if slices.ContainsFunc(row, func(x int) bool { return x > 0 }) {
+			c.Items++
+			if _, gold := est.Gold[i]; gold {
+				c.Gold++
+			}
+		}
+	}
+	if c.Items == 0 {
 		c.Method = "none (no answers)"
 		return c
 	}
@@ -563,6 +552,9 @@ func consensusReport(est labelstore.DSEstimate, counts [][]int, majority []int, 
 				iv.Votes[options[o]] = x
 				n += x
 			}
+		}
+		if n == 0 {
+			continue // a practice answer only: clamped, no vote to report
 		}
 		if majority[i] >= 0 {
 			iv.Majority = options[majority[i]]
@@ -591,13 +583,6 @@ func consensusReport(est labelstore.DSEstimate, counts [][]int, majority []int, 
 	sort.SliceStable(c.Contested, func(a, b int) bool { return c.Contested[a].Top < c.Contested[b].Top })
 	c.Contested = c.Contested[:min(MaxListed, len(c.Contested))]
 	c.Differ = c.Differ[:min(MaxListed, len(c.Differ))]
-	for l, pid := range est.Participants {
-		acc := 0.0
-		for t, pr := range est.Result.Prior {
-			acc += pr * est.Result.Confusion[l][t][t]
-		}
-		c.LabellerAccuracy[name(pid)] = math.Round(acc*1000) / 1000
-	}
 	return c
 }
 
@@ -608,7 +593,7 @@ func whys(pa *Participant) map[string]string {
 		"practice_first_accuracy": pa.PracticeFirst, "practice_final_accuracy": pa.PracticeFinal,
 		"gold_accuracy": pa.GoldAccuracy, "agreement_with_consensus": pa.AgreementConsensus,
 		"kappa_vs_consensus": pa.KappaConsensus, "bad_example_rate": pa.BadRate, "skip_rate": pa.SkipRate,
-		"median_seconds_per_answer": pa.MedianSeconds, "model_accuracy": pa.ModelAccuracy,
+		"median_seconds_per_answer": pa.MedianSeconds, "model_accuracy": pa.ModelAccuracy, "ds_accuracy": pa.DSAccuracy,
 	} {
 		if !v.OK {
 			out[k] = v.Why

@@ -105,17 +105,16 @@ func workshop(ctx context.Context, p *project.Project, rep *Report, items []labe
 	}
 	var jobs []job
 	for i, pa := range rep.Participants {
+		if pa.N == 0 {
+			continue // their model would be the initial set's, ranked as theirs
+		}
 		jobs = append(jobs, job{pa.Name, "participant", fmt.Sprintf("participant-%d.csv", pa.ID), perP[i], i})
 	}
 	jobs = append(jobs,
 		job{"Dawid-Skene consensus", "consensus", "consensus.csv", added(ds), -1},
 		job{"majority vote", "majority", "majority.csv", added(maj), -1},
 		job{"initial set only", "initial", "initial.csv", nil, -1})
-	if opt.Truth != "" {
-		truth, err := dataset.ReadLabels(opt.Truth, "label")
-		if err != nil {
-			return fmt.Errorf("--truth: %w", err)
-		}
+	if truth := rep.Truth; truth != nil {
 		var extra [][2]string
 		seen := map[labelstore.ItemID]bool{}
 		for _, v := range votes {
@@ -123,7 +122,7 @@ func workshop(ctx context.Context, p *project.Project, rep *Report, items []labe
 				continue
 			}
 			seen[v.ItemID] = true
-			if lab := truth.ByPath[byID[v.ItemID].Path]; lab != "" {
+			if lab := truth.labels[byID[v.ItemID].Path]; lab != "" {
 				extra = append(extra, [2]string{byID[v.ItemID].Path, lab})
 			}
 		}
@@ -162,7 +161,8 @@ func workshop(ctx context.Context, p *project.Project, rep *Report, items []labe
 }
 
 // rank orders the models by test accuracy, best first (undefined last),
-// and numbers them.
+// and numbers them; equal accuracies share a rank, as a test set cannot
+// tell them apart (two participants' models often tie on a few labels).
 func rank(rep *Report) {
 	sort.SliceStable(rep.Models, func(a, b int) bool {
 		x, y := rep.Models[a].Accuracy, rep.Models[b].Accuracy
@@ -171,11 +171,14 @@ func rank(rep *Report) {
 		}
 		return x.OK && x.V > y.V
 	})
-	r := 0
 	for i := range rep.Models {
-		if rep.Models[i].Accuracy.OK {
-			r++
-			rep.Models[i].Rank = r
+		m := &rep.Models[i]
+		switch {
+		case !m.Accuracy.OK:
+		case i > 0 && rep.Models[i-1].Accuracy == m.Accuracy:
+			m.Rank = rep.Models[i-1].Rank
+		default:
+			m.Rank = i + 1
 		}
 	}
 	for _, m := range rep.Models {

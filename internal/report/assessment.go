@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -114,12 +115,21 @@ func AssessmentBars(title, xlabel string, bars []Bar) (template.HTML, error) {
 	return SVG(p, 640, h)
 }
 
+// TooFew begins the reason of a statistic left undefined because it
+// rests on too few items (internal/assess.MinEvidence).
+const TooFew = "too few shared answers to estimate"
+
 // FormatMaybe shows a statistic with prec decimals, or "–" with why as a
-// tooltip when it is not defined.
+// tooltip when it is not defined; "too few shared answers to estimate"
+// is written out, as a reader would otherwise take "–" for a bug.
 func FormatMaybe(m Maybe, prec int) template.HTML {
 	v, ok, why := m.Get()
 	if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
-		return template.HTML(`<span class="undef" title="` + template.HTMLEscapeString("not defined: "+why) + `">–</span>`)
+		text, class := "–", "undef"
+		if strings.HasPrefix(why, TooFew) {
+			text, class = TooFew, "undef toofew"
+		}
+		return template.HTML(`<span class="` + class + `" title="` + template.HTMLEscapeString("not defined: "+why) + `">` + text + `</span>`)
 	}
 	return template.HTML(template.HTMLEscapeString(strconv.FormatFloat(v, 'f', prec, 64)))
 }
@@ -147,7 +157,7 @@ func AssessmentHTML(w io.Writer, data any, chart template.HTML) error {
 }
 
 const assessmentTemplate = `{{define "assessment"}}{{template "head" .}}
-<style>.undef { color: var(--muted); cursor: help; border-bottom: 1px dotted var(--muted); } td.why { text-align: left; white-space: normal; color: var(--muted); font-size: 13px; }
+<style>.undef { color: var(--muted); cursor: help; border-bottom: 1px dotted var(--muted); } .toofew { font-size: 11.5px; white-space: normal; display: inline-block; min-width: 9em; line-height: 1.25; } td.why { text-align: left; white-space: normal; color: var(--muted); font-size: 13px; }
 th:first-child, td:first-child { white-space: nowrap; overflow-wrap: normal; }
 table.wide { font-size: 12.5px; } table.wide th, table.wide td { padding: 5px 6px; }
 h3 { font-size: 15px; margin: 14px 0 4px; }</style>
@@ -159,11 +169,20 @@ h3 { font-size: 15px; margin: 14px 0 4px; }</style>
 
 <section>
 <h2>Participants</h2>
-<p class="note">Labelled: answers that are a class or “none of these”. Practice: share right at the first attempt and now. Gold: share right on gold items met while labelling (hidden gold). Consensus: agreement with the Dawid-Skene consensus and Cohen's kappa against it, over items someone else also answered or that are gold. Bad/skip: share of class answers flagged “bad example”, of answers skipped. Seconds: median time between two answers (pauses over 5 minutes left out). Model: test accuracy of the initial training set plus this participant's labels.</p>
+<p class="note">Labelled: answers that are a class or “none of these”. DS accuracy: Dawid-Skene's estimate of how often the participant gives the true class, given when it rests on 10 items or more (items of known class they answered, and items someone else also answered once 3 participants share items). Practice: share right at the first attempt and now. Gold: share right on gold items met while labelling (hidden gold). Consensus: agreement with the Dawid-Skene consensus and Cohen's kappa against it, over items someone else also answered or that are gold. Bad/skip: share of class answers flagged “bad example”, of answers skipped. Seconds: median time between two answers (pauses over 5 minutes left out). Model: test accuracy of the initial training set plus this participant's labels.</p>
 <div class="scroll"><table class="wide">
-<thead><tr><th>participant</th><th>labelled</th><th>practice first</th><th>practice final</th><th>gold (n)</th><th>agreement</th><th>kappa</th><th>bad</th><th>skip</th><th>seconds</th><th>model acc.</th><th>rank</th></tr></thead>
-<tbody>{{range .Participants}}<tr><td>{{.Name}}</td><td>{{.N}}</td><td>{{maybe .PracticeFirst 2}}</td><td>{{maybe .PracticeFinal 2}}</td><td>{{maybe .GoldAccuracy 2}} ({{.GoldN}})</td><td>{{maybe .AgreementConsensus 2}}</td><td>{{maybe .KappaConsensus 2}}</td><td>{{maybe .BadRate 2}}</td><td>{{maybe .SkipRate 2}}</td><td>{{maybe .MedianSeconds 1}}</td><td>{{maybe .ModelAccuracy 3}}</td><td>{{with .Model}}{{if .Rank}}{{.Rank}}{{else}}–{{end}}{{else}}–{{end}}</td></tr>
+<thead><tr><th>participant</th><th>labelled</th><th>DS accuracy</th><th>practice first</th><th>practice final</th><th>gold (n)</th><th>agreement</th><th>kappa</th><th>bad</th><th>skip</th><th>seconds</th><th>model acc.</th><th>rank</th></tr></thead>
+<tbody>{{range .Participants}}<tr><td>{{.Name}}</td><td>{{.N}}</td><td>{{maybe .DSAccuracy 2}}</td><td>{{maybe .PracticeFirst 2}}</td><td>{{maybe .PracticeFinal 2}}</td><td>{{maybe .GoldAccuracy 2}} ({{.GoldN}})</td><td>{{maybe .AgreementConsensus 2}}</td><td>{{maybe .KappaConsensus 2}}</td><td>{{maybe .BadRate 2}}</td><td>{{maybe .SkipRate 2}}</td><td>{{maybe .MedianSeconds 1}}</td><td>{{maybe .ModelAccuracy 3}}</td><td>{{with .Model}}{{if .Rank}}{{.Rank}}{{else}}–{{end}}{{else}}–{{end}}</td></tr>
 {{end}}</tbody></table></div>
+</section>
+
+<section>
+<h2>Ranking by Dawid-Skene accuracy</h2>
+<p class="note">Participants who gave label answers, best first, with their practice accuracy (first attempt) beside; the evidence is the items the estimate rests on. Those with too few are not ranked.</p>
+<div class="scroll"><table>
+<thead><tr><th>participant</th><th>rank</th><th>DS accuracy</th><th>practice first</th><th>evidence (items)</th></tr></thead>
+<tbody>{{range .Ranking}}<tr><td>{{.Name}}</td><td>{{if .Rank}}{{.Rank}}{{else}}–{{end}}</td><td>{{maybe .DSAccuracy 3}}</td><td>{{maybe .PracticeFirst 2}}</td><td>{{.Evidence}}</td></tr>
+{{else}}<tr><td colspan="5">No participant has given a label answer.</td></tr>{{end}}</tbody></table></div>
 </section>
 
 {{if $.Chart}}<section>
@@ -192,7 +211,7 @@ h3 { font-size: 15px; margin: 14px 0 4px; }</style>
 
 <section>
 <h2>Consensus: Dawid-Skene</h2>
-{{with .Consensus}}<p class="note">EM over each participant's confusion matrix, started from majority vote, gold items clamped: {{.Items}} items with answers ({{.Gold}} gold), {{.Iterations}} iterations{{if not .Converged}} (not converged){{end}}. It differs from majority vote on {{.DifferFromMajority}} non-gold items. Estimated accuracy of each participant: {{range $n, $a := .LabellerAccuracy}}{{$n}} {{printf "%.2f" $a}}; {{end}}</p>
+{{with .Consensus}}<p class="note">EM over each participant's confusion matrix, started from majority vote, gold items and first practice attempts clamped: {{.Items}} items with answers ({{.Gold}} gold) and {{.Practice}} practice answers, {{.Iterations}} iterations{{if not .Converged}} (not converged){{end}}. It differs from majority vote on {{.DifferFromMajority}} non-gold items. Estimated accuracy of each participant: {{range $n, $a := .LabellerAccuracy}}{{$n}} {{maybe $a 2}}; {{end}}</p>
 <h2>Most contested items</h2>
 <div class="scroll"><table>
 <thead><tr><th>image</th><th>votes</th><th>majority</th><th>Dawid-Skene</th><th>top posterior</th></tr></thead>

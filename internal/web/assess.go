@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,13 +32,19 @@ func (s *Server) assessState() *assessState {
 	return st.(*assessState)
 }
 
-// cell is a statistic formatted for the page: "–" with why when undefined.
+// cell is a statistic formatted for the page: "–" with why when undefined,
+// or written out when it rests on too few items (TooFew), as a reader
+// would take "–" there for a missing feature.
 type cell struct {
 	Text, Why string
+	TooFew    bool
 }
 
 func fmtValue(v assess.Value, prec int) cell {
-	if !v.OK {
+	switch {
+	case !v.OK && strings.HasPrefix(v.Why, assess.TooFew):
+		return cell{Text: assess.TooFew, Why: "not defined: " + v.Why, TooFew: true}
+	case !v.OK:
 		return cell{Text: "–", Why: "not defined: " + v.Why}
 	}
 	return cell{Text: fmt.Sprintf("%.*f", prec, v.V)}
@@ -50,7 +57,13 @@ type assessRow struct {
 	Agreement, Kappa, Bad, Skip, Seconds cell
 	Model                                cell
 	Rank                                 string
-	DSAccuracy                           string
+	DSAccuracy                           cell
+}
+
+type assessRankRow struct {
+	Rank, Name   string
+	DS, Practice cell
+	Evidence     int
 }
 
 type assessModelRow struct {
@@ -77,6 +90,7 @@ type assessView struct {
 		Kappa cell
 	}
 	Pairs     []assessPairRow
+	Ranking   []assessRankRow
 	Models    []assessModelRow
 	Classes   []string
 	Running   bool
@@ -133,9 +147,7 @@ func (s *Server) adminAssess(w http.ResponseWriter, r *http.Request) {
 			Agreement: fmtValue(p.AgreementConsensus, 2), Kappa: fmtValue(p.KappaConsensus, 2), Bad: fmtValue(p.BadRate, 2),
 			Skip: fmtValue(p.SkipRate, 2), Seconds: fmtValue(p.MedianSeconds, 2), Rank: "–",
 			Model: cell{Text: "–", Why: "not trained yet: press the button below"}}
-		if a, ok := rep.Consensus.LabellerAccuracy[p.Name]; ok {
-			row.DSAccuracy = fmt.Sprintf("%.2f", a)
-		}
+		row.DSAccuracy = fmtValue(p.DSAccuracy, 2)
 		if m := models[p.Name]; m != nil {
 			row.Model = fmtValue(m.Accuracy, 3)
 			if m.Rank > 0 {
@@ -143,6 +155,13 @@ func (s *Server) adminAssess(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		av.Rows = append(av.Rows, row)
+	}
+	for _, r := range rep.Ranking {
+		row := assessRankRow{Rank: "–", Name: r.Name, DS: fmtValue(r.DSAccuracy, 3), Practice: fmtValue(r.PracticeFirst, 2), Evidence: r.Evidence}
+		if r.Rank > 0 {
+			row.Rank = fmt.Sprint(r.Rank)
+		}
+		av.Ranking = append(av.Ranking, row)
 	}
 	for _, fr := range rep.FleissRounds {
 		av.FleissRounds = append(av.FleissRounds, struct {
@@ -211,6 +230,7 @@ func (s *Server) adminAssessChart(w http.ResponseWriter, r *http.Request) {
 // the site, not inline styles).
 const assessCSS = `body.page-admin main { max-width: 1240px; }
 td.undef { color: #6b7280; cursor: help; text-decoration: underline dotted; }
+td.toofew { font-size: .78rem; line-height: 1.25; min-width: 8.5em; white-space: normal; }
 .contested { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 12px; }
 .contested-item { margin: 0; padding: 8px; border: 1px solid #e5e7eb; border-radius: 8px; text-align: center; font-size: .85rem; }
 .contested-item img { image-rendering: pixelated; width: 96px; height: 96px; display: block; margin: 0 auto 6px; }
