@@ -41,7 +41,8 @@ answer are left out.
 --truth FILE.csv must be a CSV of path,label naming images of the project:
 assess prints how many rows matched, and refuses another file.
 
-It only reads the project, so it is safe while winnow serve runs.`,
+It only reads the project (the database is opened read-only), so it is safe
+while winnow serve runs and works on a project you cannot write.`,
 		Example: `  winnow assess knots
   winnow assess knots --html assessment.html --json assessment.json`,
 		Args: cobra.ExactArgs(1),
@@ -55,7 +56,7 @@ It only reads the project, so it is safe while winnow serve runs.`,
 			if err := refuseOverwrite(in, out); err != nil {
 				return err
 			}
-			p, err := project.Open(dir)
+			p, err := project.OpenReadOnly(dir)
 			if err != nil {
 				return err
 			}
