@@ -73,6 +73,17 @@ func (s *Server) apiMaxUpload() int64 {
 func (s *Server) apiRoutes() {
 	s.mux.HandleFunc("POST "+apiClassifyPath, s.apiAuth(s.apiClassify))
 	s.mux.HandleFunc("GET /api/v1/model", s.apiAuth(s.apiModel))
+	// Any other method: a JSON 405 a program can read, not the mux's
+	// plain-text page.
+	s.mux.HandleFunc(apiClassifyPath, apiMethod("POST"))
+	s.mux.HandleFunc("/api/v1/model", apiMethod("GET"))
+}
+
+func apiMethod(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		apiFail(w, http.StatusMethodNotAllowed, "%s %s: this endpoint takes %s", r.Method, r.URL.Path, allow)
+	}
 }
 
 type apiError struct {
@@ -103,7 +114,10 @@ func (s *Server) apiAuth(h http.HandlerFunc) http.HandlerFunc {
 			apiFail(w, http.StatusNotFound, "the prediction API is off: start winnow serve with --api-token or $WINNOW_API_TOKEN")
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		// The scheme is case-insensitive (RFC 9110 section 11.1); the
+		// token is not.
+		scheme, got, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		ok = ok && strings.EqualFold(scheme, "Bearer")
 		want := sha256.Sum256([]byte(s.opt.APIToken))
 		have := sha256.Sum256([]byte(strings.TrimSpace(got)))
 		if !ok || subtle.ConstantTimeCompare(want[:], have[:]) != 1 {

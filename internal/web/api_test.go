@@ -328,3 +328,75 @@ func TestAPIReloadsTheModel(t *testing.T) {
 		t.Errorf("after: %s %s", resp.Status, body)
 	}
 }
+
+// A real photo among the garments the project's model knows: the API says
+// how novel it is and marks it novel, whatever its probabilities; a
+// garment of the project is not.
+func TestAPIMarksAPhotoNovel(t *testing.T) {
+	f := sharedProject(t)
+	ts := apiServer(t, f, 0)
+	mf, err := classifier.Load(f.p.ModelPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mf.NoveltyCut() <= 0 {
+		t.Fatalf("the project's model %s has no novelty cut", f.p.ModelPath())
+	}
+	photo, err := os.ReadFile(filepath.Join("..", "..", "testdata", "images", "photos", "grace_hopper.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	garment, _ := anImage(t, f)
+	type answer struct {
+		MaxProb float64  `json:"max_prob"`
+		Novelty *float64 `json:"novelty"`
+		Status  string   `json:"status"`
+	}
+	get := func(data []byte) answer {
+		resp, body := upload(t, ts.URL, apiToken, "x", data)
+		var a answer
+		if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &a) != nil || a.Novelty == nil {
+			t.Fatalf("POST: %s %s", resp.Status, body)
+		}
+		return a
+	}
+	p, g := get(photo), get(garment)
+	if p.Status != "novel" || !(*p.Novelty > mf.NoveltyCut()) {
+		t.Errorf("the photo: %+v (novelty %v), cut %g: want status novel", p, *p.Novelty, mf.NoveltyCut())
+	}
+	if g.Status == "novel" || *g.Novelty >= *p.Novelty {
+		t.Errorf("a garment of the project: status %q novelty %v, the photo's %v", g.Status, *g.Novelty, *p.Novelty)
+	}
+}
+
+// The bearer scheme is case-insensitive, the token is not; a method the
+// endpoint does not take gets a JSON 405 naming the one it does.
+func TestAPISchemeAndMethods(t *testing.T) {
+	f := sharedProject(t)
+	ts := apiServer(t, f, 0)
+	for _, scheme := range []string{"bearer", "BEARER", "Bearer"} {
+		req, _ := http.NewRequest("GET", ts.URL+"/api/v1/model", nil)
+		req.Header.Set("Authorization", scheme+" "+apiToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("scheme %q: %v %v", scheme, resp.Status, err)
+		}
+		resp.Body.Close()
+	}
+	for _, c := range []struct{ method, path, allow string }{
+		{"GET", "/api/v1/classify", "POST"}, {"PUT", "/api/v1/classify", "POST"}, {"POST", "/api/v1/model", "GET"},
+	} {
+		req, _ := http.NewRequest(c.method, ts.URL+c.path, nil)
+		req.Header.Set("Authorization", "Bearer "+apiToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct{ Error string }
+		err = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || err != nil || resp.Header.Get("Allow") != c.allow || !strings.Contains(e.Error, c.allow) {
+			t.Errorf("%s %s: %s, Allow %q, %v %q", c.method, c.path, resp.Status, resp.Header.Get("Allow"), err, e.Error)
+		}
+	}
+}
