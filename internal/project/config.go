@@ -44,6 +44,11 @@ type Config struct {
 	Classes  []Class `toml:"classes"`
 	Strategy string  `toml:"strategy"`
 	Batch    int     `toml:"batch"`
+	// NoveltyShare is the share of each batch given to the most novel
+	// unlabelled images (unlike every labelled one), whatever the
+	// strategy: images of another kind among the target images, which a
+	// confident model would otherwise never show to a person.
+	NoveltyShare float64 `toml:"novelty_share"`
 	L1       float64 `toml:"l1"`
 	L2       float64 `toml:"l2"`
 	Practice struct {
@@ -72,6 +77,7 @@ func DefaultConfig() Config {
 	c.Title = "winnow labelling"
 	c.Strategy = "entropy"
 	c.Batch = 20
+	c.NoveltyShare = 0.1
 	c.L1, c.L2 = 0.01, 0.01
 	c.Practice.PageSize = 5
 	c.Practice.Gate = GateAllCorrect
@@ -115,6 +121,9 @@ func (c Config) Validate() error {
 	}
 	if !slices.Contains(query.Names(), c.Strategy) {
 		probs = append(probs, fmt.Sprintf("strategy: %q is not one of %s", c.Strategy, strings.Join(query.Names(), ", ")))
+	}
+	if !(c.NoveltyShare >= 0 && c.NoveltyShare <= 1) {
+		probs = append(probs, fmt.Sprintf("novelty_share: must be in [0, 1], got %g", c.NoveltyShare))
 	}
 	if c.Batch <= 0 {
 		probs = append(probs, fmt.Sprintf("batch: must be positive, got %d", c.Batch))
@@ -252,6 +261,9 @@ backbone = {{str .Backbone}}
 # and how many it picks per round.
 strategy = {{str .Strategy}}
 batch = {{.Batch}}
+# Share of each batch given to the most novel images (unlike every labelled
+# one: photos of another kind, say), whatever the strategy; 0 turns it off.
+novelty_share = {{float .NoveltyShare}}
 
 # Penalties of the elastic-net logistic regression trained at each round
 # close (see winnow train --help).

@@ -177,6 +177,11 @@ func (p *Project) trainAndEvaluate(ctx context.Context, n int, ds []labelstore.D
 	if err := ensureDir(p.path(ModelsDir)); err != nil {
 		return nil, err
 	}
+	// The labelled rows, so classify, the API and selection can tell
+	// images unlike all of them (package novelty).
+	if err := file.BuildNovelty(linear.AsMatrix(set.X), set.Y, p.cfg.Seed, 0); err != nil {
+		t.notes = append(t.notes, "no novelty reference: "+err.Error())
+	}
 	if err := classifier.Save(p.path(t.modelRel), file); err != nil {
 		return nil, err
 	}
@@ -327,7 +332,7 @@ func (p *Project) selectNext(ctx context.Context, n int, ds []labelstore.Decisio
 	if _, err := query.Run(ctx, query.Config{
 		Model: p.path(t.modelRel), Features: p.path(FeaturesFile), Output: out,
 		Exclude: []string{p.path(exclRel)}, Labels: p.path(t.labelsRel),
-		Strategy: p.cfg.Strategy, N: p.cfg.Batch,
+		Strategy: p.cfg.Strategy, N: p.cfg.Batch, NoveltyShare: p.cfg.NoveltyShare,
 		Options: query.Options{Seed: p.cfg.Seed + uint64(n), Candidates: 10000, Members: 5},
 		Log:     &logBuf,
 	}); err != nil {
