@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,6 +77,43 @@ func TestExportedGraphMatchesPredict(t *testing.T) {
 					}
 				}
 			}
+
+			// Its novelty output is predict's novelty column (4 digits),
+			// and the sidecar carries the model's cut.
+			mustRun("featurize", images, "-o", p(name+"-nov.parquet"), "--model", graph, "--output-name", "novelty", "-q")
+			nov := rowsOf(t, p(name+"-nov.parquet"))
+			col := slices.Index(want[0], "novelty")
+			worstNov := 0.0
+			for _, r := range want[1:] {
+				v, _ := strconv.ParseFloat(r[col], 64)
+				g := nov[r[0]]
+				if len(g) != 1 {
+					t.Fatalf("%s: novelty output of %d values", r[0], len(g))
+				}
+				worstNov = max(worstNov, math.Abs(float64(g[0])-v)/v)
+			}
+			// predict prints 4 digits; the graph computes in float32, where
+			// a labelled image's distance to itself, 0, comes out as the
+			// root of rounding noise in ||z||^2 + ||r||^2 - 2 z.r (these
+			// images are the training images).
+			if worstNov > 5e-3 {
+				t.Errorf("max relative |novelty_export - novelty_predict| = %.3g, want < 5e-3", worstNov)
+			}
+			var side struct {
+				Novelty struct {
+					Output string
+					Cut    float64
+				}
+			}
+			var mf struct {
+				Novelty struct{ Cut float64 }
+			}
+			readJSON(t, graph+".json", &side)
+			readJSON(t, model, &mf)
+			if side.Novelty.Output != "novelty" || side.Novelty.Cut != mf.Novelty.Cut || mf.Novelty.Cut <= 0 {
+				t.Errorf("sidecar novelty %+v, the model's cut %g", side.Novelty, mf.Novelty.Cut)
+			}
+			t.Logf("%s: max relative novelty difference %.3g over %d images", bb, worstNov, len(want)-1)
 		})
 	}
 	// A model trained on a CSV has no backbone to export with.

@@ -51,7 +51,7 @@ features came from (same sha256), or export refuses.`,
 				return err
 			}
 			spec := bbf.Spec
-			graph, side, err := export.Classifier(bbf.Data, spec, mf.Model, bbf.Resize.String())
+			graph, side, err := export.Classifier(bbf.Data, spec, mf, bbf.Resize.String())
 			if err != nil {
 				return err
 			}

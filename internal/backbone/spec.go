@@ -27,6 +27,28 @@ type Spec struct {
 	Probs   string   `json:"probs,omitempty"`
 	Classes []string `json:"classes,omitempty"`
 	Resize  string   `json:"resize,omitempty"`
+	// Also from winnow export, when the model has them: the novelty
+	// output and its cut, and the confidence cuts of the model's
+	// calibration (winnow evaluate --calibrate).
+	Novelty     *NoveltySpec     `json:"novelty,omitempty"`
+	Calibration *CalibrationSpec `json:"calibration,omitempty"`
+}
+
+// NoveltySpec is the exported graph's novelty output (batch x 1): an
+// image scoring above Cut is novel, whatever its probabilities (0: no cut).
+type NoveltySpec struct {
+	Output string  `json:"output"`
+	Cut    float64 `json:"cut"`
+}
+
+// CalibrationSpec is the confidence cut that settles a prediction: its
+// top probability at or above Threshold (null: nothing is settled), or
+// above its class's own threshold for a class in ClassThresholds.
+type CalibrationSpec struct {
+	TargetAccuracy  float64             `json:"target_accuracy"`
+	Threshold       *float64            `json:"threshold"`
+	ClassTargets    map[string]float64  `json:"class_targets,omitempty"`
+	ClassThresholds map[string]*float64 `json:"class_thresholds,omitempty"`
 }
 
 // InputSpec is the image tensor the graph expects.
