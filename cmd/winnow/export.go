@@ -22,12 +22,16 @@ func newExportCmd() *cobra.Command {
 normalisation and its linear head, and a softmax into one ONNX graph:
 
   input   the backbone's preprocessed image tensor (as featurize feeds it)
-  outputs "probs" (batch x classes, in the model's class order) and the
-          feature vector under the backbone's output name
+  outputs "probs" (batch x classes, in the model's class order), the
+          feature vector under the backbone's output name, and "novelty"
+          (batch x 1) for a model that keeps a novelty reference
 
 and writes classifier.onnx.json beside it, in featurize's sidecar format plus
 "probs", "classes" and "resize" (how images were fitted to the input when the
-training features were made). Any ONNX runtime can then classify images
+training features were made), "novelty" {output, cut} and, for a calibrated
+model, "calibration" {target_accuracy, threshold, class_thresholds}: an image
+above the novelty cut is novel, else settled when its top probability reaches
+the threshold (its class's own, if it has one), as winnow classify decides. Any ONNX runtime can then classify images
 without winnow; featurize itself runs it (--model classifier.onnx
 --output-name probs gives the probabilities).
 
@@ -70,8 +74,12 @@ features came from (same sha256), or export refuses.`,
 			if err := g.Commit(); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "export: wrote %s and %s (%s + %d-class head; outputs %q and %q)\n",
-				out, backbone.SidecarPath(out), spec.Name, len(side.Classes), side.Probs, side.Output)
+			outs := fmt.Sprintf("%q and %q", side.Probs, side.Output)
+			if side.Novelty != nil {
+				outs = fmt.Sprintf("%q, %q and %q", side.Probs, side.Novelty.Output, side.Output)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "export: wrote %s and %s (%s + %d-class head; outputs %s)\n",
+				out, backbone.SidecarPath(out), spec.Name, len(side.Classes), outs)
 			return nil
 		},
 	}
