@@ -26,7 +26,8 @@ func (s *Store) AllAnswers(ctx context.Context) ([]AnswerRow, error) {
 // another tool), recorded as a participant's label with no round.
 type ImportedAnswer struct {
 	Item  ItemID
-	Class string
+	Class string // "" with None
+	None  bool   // "none of these"
 }
 
 // ImportAnswers records answers as the participant named name (the newest
@@ -75,15 +76,18 @@ func (s *Store) ImportAnswers(ctx context.Context, name string, answers []Import
 			return err
 		}
 		for _, a := range answers {
+			if a.None != (a.Class == "") {
+				return fmt.Errorf("%w: an answer is a class or none of these (item %d)", ErrInvalid, a.Item)
+			}
 			var known int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM classes WHERE name = ?`, a.Class).Scan(&known); err != nil {
 				return err
 			}
-			if known == 0 {
+			if known == 0 && !a.None {
 				return fmt.Errorf("%w: unknown class %q", ErrInvalid, a.Class)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO answers(session_id, item_id, round_id, kind, class, bad, none, skip, at)
-				VALUES (?, ?, NULL, 'label', ?, 0, 0, 0, ?)`, sid, a.Item, a.Class, t); err != nil {
+				VALUES (?, ?, NULL, 'label', ?, 0, ?, 0, ?)`, sid, a.Item, a.Class, a.None, t); err != nil {
 				return fmt.Errorf("item %d: %w", a.Item, err)
 			}
 		}

@@ -42,7 +42,7 @@ func (r ImportResult) String() string {
 		s += fmt.Sprintf(" (gold: %d practice, %d test)", r.Practice, r.Test)
 	}
 	if r.None > 0 {
-		s += fmt.Sprintf(", of which %d \"none of these\" (empty or none: never trained on, never picked)", r.None)
+		s += fmt.Sprintf(", of which %d \"none of these\" (an empty label or none)", r.None)
 	}
 	if r.Unchanged > 0 {
 		s += fmt.Sprintf(", %d already had that label", r.Unchanged)

@@ -479,3 +479,36 @@ func TestImportLabelsRefusesToChangeALabel(t *testing.T) {
 		})
 	}
 }
+
+// A participant's empty or "none" label is their answer "none of these":
+// a vote for none, not a row dropped.
+func TestImportParticipantNoneOfThese(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "images")
+	os.MkdirAll(root, 0o755)
+	p := bareProject(t, root)
+	ctx := context.Background()
+	p.Store().AddItems(ctx, []labelstore.Item{{Path: "1.png"}, {Path: "2.png"}, {Path: "3.png"}})
+	file := filepath.Join(base, "anna.csv")
+	os.WriteFile(file, []byte("path,label\n1.png,\n2.png,None\n3.png,a\n"), 0o644)
+	res, err := p.ImportParticipant(ctx, file, "", "Anna")
+	if err != nil || res.Imported != 3 || res.None != 2 {
+		t.Fatalf("import: %+v, %v", res, err)
+	}
+	votes, err := p.Store().Votes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := map[string]bool{}
+	items, _ := p.Store().Items(ctx)
+	for _, v := range votes {
+		for _, it := range items {
+			if it.ID == v.ItemID {
+				none[it.Path] = v.None
+			}
+		}
+	}
+	if len(votes) != 3 || !none["1.png"] || !none["2.png"] || none["3.png"] {
+		t.Fatalf("votes %+v: want none of these for 1.png and 2.png", votes)
+	}
+}
