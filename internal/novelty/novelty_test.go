@@ -28,7 +28,7 @@ func TestNoveltyScaleAndOutlier(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const d = 8
 	X, y := blobs(rng, 60, d)
-	r, err := Build(len(X), d, func(i int) []float64 { return X[i] }, y, 1)
+	r, err := Build(len(X), d, func(i int) []float64 { return X[i] }, y, 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,9 +49,9 @@ type Config struct {
 	// strategy: images of another kind among the target images, which a
 	// confident model would otherwise never show to a person.
 	NoveltyShare float64 `toml:"novelty_share"`
-	L1       float64 `toml:"l1"`
-	L2       float64 `toml:"l2"`
-	Practice struct {
+	L1           float64 `toml:"l1"`
+	L2           float64 `toml:"l2"`
+	Practice     struct {
 		PageSize    int     `toml:"page_size"`
 		Gate        string  `toml:"gate"` // "all-correct", "accuracy", "off"
 		MinAccuracy float64 `toml:"min_accuracy"`
