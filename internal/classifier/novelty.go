@@ -1,9 +1,12 @@
 package classifier
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -59,30 +62,51 @@ func looNormCut(X linear.Matrix, kind string, ref *novelty.Ref, seed uint64, q f
 		rng.Shuffle(n, func(a, b int) { cal[a], cal[b] = cal[b], cal[a] })
 		cal = cal[:calibrationRows]
 	}
-	scores := make([]float64, 0, len(cal))
-	zi := make([]float64, d)
-	zl := make([]float64, d)
-	dist := make([]float64, 0, n-1)
-	for _, i := range cal {
-		nz, err := linear.FitNormalization(kind, without{rows: rows, n: n, d: d, skip: i})
-		if err != nil {
-			return 0, err
-		}
-		nz.Apply(rows[i*d:(i+1)*d], zi)
-		dist = dist[:0]
-		for l := 0; l < n; l++ {
-			if l == i {
-				continue
+	// Each calibration row is independent: the workers share the rows
+	// read-only and write their own scores.
+	scores := make([]float64, len(cal))
+	errs := make([]error, len(cal))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			zi := make([]float64, d)
+			zl := make([]float64, d)
+			dist := make([]float64, 0, n-1)
+			for c := range next {
+				i := cal[c]
+				nz, err := linear.FitNormalization(kind, without{rows: rows, n: n, d: d, skip: i})
+				if err != nil {
+					errs[c] = err
+					continue
+				}
+				nz.Apply(rows[i*d:(i+1)*d], zi)
+				dist = dist[:0]
+				for l := 0; l < n; l++ {
+					if l == i {
+						continue
+					}
+					nz.Apply(rows[l*d:(l+1)*d], zl)
+					s := 0.0
+					for j, v := range zi {
+						e := v - zl[j]
+						s += e * e
+					}
+					dist = append(dist, math.Sqrt(s))
+				}
+				scores[c] = novelty.MeanSmallest(dist, ref.K) / ref.Scale
 			}
-			nz.Apply(rows[l*d:(l+1)*d], zl)
-			s := 0.0
-			for j, v := range zi {
-				e := v - zl[j]
-				s += e * e
-			}
-			dist = append(dist, math.Sqrt(s))
-		}
-		scores = append(scores, novelty.MeanSmallest(dist, ref.K)/ref.Scale)
+		}()
+	}
+	for c := range cal {
+		next <- c
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
 	}
 	return novelty.ConformalCut(scores, q), nil
 }

@@ -95,3 +95,26 @@ func TestConformalCut(t *testing.T) {
 		t.Errorf("q 0.99 of 1..10: %v, want 10", got)
 	}
 }
+
+// BenchmarkBuildNovelty is train's cost of the reference and its cut at
+// 1,000 labels of 1,920 features (mobilenet-v2's), where the cut is
+// measured on 200 rows each in a normalisation fitted without it.
+func BenchmarkBuildNovelty(b *testing.B) {
+	const n, d = 1000, 1920
+	rng := rand.New(rand.NewPCG(1, 2))
+	X := linear.NewDense32(n, d, sparseRows(rng, n, d))
+	y := make([]int, n)
+	for i := range y {
+		y[i] = i % 10
+	}
+	nz, err := linear.FitNormalization(linear.NormAuto, X)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &File{Model: &linear.Model{Norm: nz}}
+	for b.Loop() {
+		if err := f.BuildNovelty(X, y, 1, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
