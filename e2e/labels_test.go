@@ -91,7 +91,7 @@ func TestLabelSources(t *testing.T) {
 			t.Errorf("row %v: the label is not the first folder", r)
 		}
 	}
-	if !strings.Contains(stderr, "1 images directly under") {
+	if !strings.Contains(stderr, "1 image directly under") {
 		t.Errorf("from-folders does not count the image without a folder:\n%s", stderr)
 	}
 
@@ -138,7 +138,7 @@ func TestLabelSources(t *testing.T) {
 		t.Fatalf("a conflict between files: exit %d\n%s", code, se)
 	}
 	se, code = trainRows("--labels", la, "--labels", lc, "--on-conflict", "last")
-	if code != 0 || !strings.Contains(se, "1 paths relabelled") || !regexp.MustCompile(`(?m)^\s+sandal\s+5$`).MatchString(se) {
+	if code != 0 || !strings.Contains(se, "1 path relabelled") || !regexp.MustCompile(`(?m)^\s+sandal\s+5$`).MatchString(se) {
 		t.Fatalf("--on-conflict last: exit %d, want the count and sandal 5\n%s", code, se)
 	}
 

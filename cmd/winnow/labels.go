@@ -14,6 +14,7 @@ import (
 	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/imageset"
 	"github.com/winnowml/winnow/internal/outfile"
+	"github.com/winnowml/winnow/internal/plural"
 )
 
 // labelFlags are the label-source flags train, evaluate, simulate and
@@ -118,9 +119,9 @@ train, evaluate, simulate and select read the same labels without a file with
 			for _, c := range classes {
 				desc = append(desc, fmt.Sprintf("%s %d", printable(c, false), counts[c]))
 			}
-			fmt.Fprintf(stderr, "labels: %d images in %d classes (%s)\n", len(rows), len(classes), strings.Join(desc, ", "))
+			fmt.Fprintf(stderr, "labels: %s in %s (%s)\n", plural.N(len(rows), "image"), plural.N(len(classes), "class"), strings.Join(desc, ", "))
 			if loose > 0 {
-				fmt.Fprintf(stderr, "labels: %d images directly under %s have no folder and got no row\n", loose, printable(root, false))
+				fmt.Fprintf(stderr, "labels: %s directly under %s: no folder, so no row\n", plural.N(loose, "image"), printable(root, false))
 			}
 			fmt.Fprintf(stderr, "labels: wrote %s\n", printable(out, false))
 			return nil
@@ -146,7 +147,7 @@ func classTable(w io.Writer, verb string, classes []string, counts []int) {
 	}
 	for k, c := range classes {
 		if counts[k] < 3 {
-			fmt.Fprintf(w, "%s: warning: class %q has only %d rows; label at least 3 (better 10+) for a model that says something about it\n", verb, printable(c, false), counts[k])
+			fmt.Fprintf(w, "%s: warning: class %q has only %s; label at least 3 (better 10+) for a model that says something about it\n", verb, printable(c, false), plural.N(counts[k], "row"))
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/winnowml/winnow/internal/classify"
 	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/outfile"
+	"github.com/winnowml/winnow/internal/plural"
 )
 
 func newPredictCmd() *cobra.Command {
@@ -55,7 +56,7 @@ columns (a class, an id) are not read.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "predict: %d rows -> %s\n", n.Rows, printable(out, false))
+			fmt.Fprintf(cmd.ErrOrStderr(), "predict: %s -> %s\n", plural.N(n.Rows, "row"), printable(out, false))
 			return nil
 		},
 	}

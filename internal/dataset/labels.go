@@ -11,6 +11,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/winnowml/winnow/internal/plural"
 )
 
 // Folders is the label source that is not a file: each image's label is the
@@ -324,7 +326,7 @@ func (l *Labels) foldCase(m Merge) error {
 		})
 		var parts []string
 		for _, lab := range g {
-			parts = append(parts, fmt.Sprintf("%q (%d rows, e.g. %s)", lab, count[lab], example[lab]))
+			parts = append(parts, fmt.Sprintf("%q (%s, e.g. %s)", lab, plural.N(count[lab], "row"), example[lab]))
 			if lab != g[0] {
 				to[lab] = g[0]
 			}
@@ -347,7 +349,7 @@ func (l *Labels) foldCase(m Merge) error {
 func (l *Labels) Summary() string {
 	var parts []string
 	if l.Overridden > 0 {
-		parts = append(parts, fmt.Sprintf("%d paths relabelled by a later file (--on-conflict last)", l.Overridden))
+		parts = append(parts, fmt.Sprintf("%s relabelled by a later file (--on-conflict last)", plural.N(l.Overridden, "path")))
 	}
 	if len(l.Folded) > 0 {
 		var fs []string
@@ -358,7 +360,7 @@ func (l *Labels) Summary() string {
 		parts = append(parts, "merged labels differing only in case: "+strings.Join(fs, ", "))
 	}
 	if l.NoFolder > 0 {
-		parts = append(parts, fmt.Sprintf("%d images directly under the root have no folder, hence no label", l.NoFolder))
+		parts = append(parts, fmt.Sprintf("%s directly under the root: no folder, hence no label", plural.N(l.NoFolder, "image")))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -36,7 +36,7 @@ func TestSourcesConflict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.ByPath["y.png"] != "boot" || l.Overridden != 1 || !strings.Contains(l.Summary(), "1 paths relabelled") {
+	if l.ByPath["y.png"] != "boot" || l.Overridden != 1 || !strings.Contains(l.Summary(), "1 path relabelled") {
 		t.Fatalf("last: y.png=%q overridden %d summary %q", l.ByPath["y.png"], l.Overridden, l.Summary())
 	}
 	if _, err := ReadSources([]string{a}, SourceOptions{}, Merge{OnConflict: "first"}); err == nil {
@@ -47,7 +47,7 @@ func TestSourcesConflict(t *testing.T) {
 func TestSourcesCase(t *testing.T) {
 	a := write(t, "a.csv", "path,label\n1.png,sneaker\n2.png,sneaker\n3.png, Sneaker \n4.png,boot\n")
 	_, err := ReadSources([]string{a}, SourceOptions{}, Merge{})
-	if err == nil || !strings.Contains(err.Error(), `"Sneaker" (1 rows, e.g. 3.png)`) || !strings.Contains(err.Error(), "--fold-case") {
+	if err == nil || !strings.Contains(err.Error(), `"Sneaker" (1 row, e.g. 3.png)`) || !strings.Contains(err.Error(), "--fold-case") {
 		t.Fatalf("want the case variants reported, got %v", err)
 	}
 	l, err := ReadSources([]string{a}, SourceOptions{}, Merge{FoldCase: true})
@@ -88,7 +88,7 @@ func TestFolderLabels(t *testing.T) {
 	if got := strings.Join(s.Classes, ","); got != "boot,sandal" || len(s.Y) != 3 || s.Counts()[1] != 2 {
 		t.Fatalf("classes %s, rows %d, counts %v", got, len(s.Y), s.Counts())
 	}
-	if !strings.Contains(s.LabelNote, "1 images directly under the root") || !strings.Contains(s.LabelNote, "1 paths relabelled") {
+	if !strings.Contains(s.LabelNote, "1 image directly under the root") || !strings.Contains(s.LabelNote, "1 path relabelled") {
 		t.Fatalf("label note %q", s.LabelNote)
 	}
 }

@@ -116,7 +116,7 @@ func (s Summary) String() string {
 	out := fmt.Sprintf("ok %d, already done %d, duplicates %d, failed %d, %.1f s (start-up %.2f s), %.1f images/s after start-up",
 		s.OK, s.Resumed, s.Duplicates, s.Failed, s.Seconds, s.StartSeconds, s.Rate())
 	if s.OK > 0 && s.InferSeconds > 0 {
-		out += fmt.Sprintf(" (thread time a image: decoding %.1f ms, inference %.1f ms)",
+		out += fmt.Sprintf(" (thread time per image: decoding %.1f ms, inference %.1f ms)",
 			1000*s.DecodeSeconds/float64(s.OK), 1000*s.InferSeconds/float64(s.OK))
 	}
 	return out

@@ -18,6 +18,7 @@ import (
 	"github.com/winnowml/winnow/internal/imageio"
 	"github.com/winnowml/winnow/internal/imageset"
 	"github.com/winnowml/winnow/internal/labelstore"
+	"github.com/winnowml/winnow/internal/plural"
 	"github.com/winnowml/winnow/internal/progress"
 )
 
@@ -150,7 +151,7 @@ func Init(ctx context.Context, dir string, opt InitOptions) (_ *Project, err err
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(logw, "init: %d images registered in %s\n", n, DBFile)
+	fmt.Fprintf(logw, "init: %s registered in %s\n", plural.N(n, "image"), DBFile)
 	if opt.Gold != "" {
 		r, err := p.ImportLabels(ctx, opt.Gold, opt.GoldLabelColumn, true, OnConflictError)
 		if err != nil {
@@ -173,7 +174,7 @@ func Init(ctx context.Context, dir string, opt InitOptions) (_ *Project, err err
 		fmt.Fprintf(logw, "init: %s\n", n)
 	}
 	if t.model != nil {
-		fmt.Fprintf(logw, "init: trained %s on %d labelled images\n", t.modelRel, t.rows)
+		fmt.Fprintf(logw, "init: trained %s on %s\n", t.modelRel, plural.N(t.rows, "labelled image"))
 		if m := t.metrics; m != nil && m.TestItems > 0 {
 			fmt.Fprintf(logw, "init: on %d gold test items: accuracy %.3f, log loss %.3f, macro AUC %.3f (%s)\n",
 				m.TestItems, m.Accuracy, m.LogLoss, m.MacroAUC, m.ReportHTML)
@@ -193,7 +194,7 @@ func Init(ctx context.Context, dir string, opt InitOptions) (_ *Project, err err
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(logw, "init: round %d is open with %d images (%s)\n", r.Number, len(r.Picks), picksRel(1))
+	fmt.Fprintf(logw, "init: round %d is open with %s (%s)\n", r.Number, plural.N(len(r.Picks), "image"), picksRel(1))
 	return p, nil
 }
 
