@@ -145,7 +145,7 @@ func TestLabelSources(t *testing.T) {
 	// A case typo is reported with its counts; --fold-case merges it.
 	typo := write("typo.csv", append(a[1:], strings.Split(a[0], ",")[0]+",Boot")...)
 	se, code = trainRows("--labels", typo)
-	if code == 0 || !strings.Contains(se, `"Boot" (1 rows`) || !strings.Contains(se, "--fold-case") {
+	if code == 0 || !strings.Contains(se, `"Boot" (1 row,`) || !strings.Contains(se, "--fold-case") {
 		t.Fatalf("a case variant: exit %d\n%s", code, se)
 	}
 	se, code = trainRows("--labels", typo, "--fold-case")
@@ -161,7 +161,7 @@ func TestLabelSources(t *testing.T) {
 		t.Fatalf("--cv with a one-row class: exit %d\n%s", code, se)
 	}
 	se, code = trainRows("--labels", one)
-	if code != 0 || !strings.Contains(se, `warning: class "boot" has only 1 rows`) {
+	if code != 0 || !strings.Contains(se, `warning: class "boot" has only 1 row;`) {
 		t.Fatalf("no warning for a class under 3 rows: exit %d\n%s", code, se)
 	}
 

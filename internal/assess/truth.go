@@ -10,6 +10,7 @@ import (
 
 	"github.com/winnowml/winnow/internal/dataset"
 	"github.com/winnowml/winnow/internal/labelstore"
+	"github.com/winnowml/winnow/internal/plural"
 )
 
 // Truth is what Options.Truth held: how many of its rows name images of
@@ -81,7 +82,7 @@ func readTruth(name string, items []labelstore.Item, classes []string) (*Truth, 
 		}
 	}
 	if t.Matched == 0 {
-		return nil, wrap(fmt.Errorf("none of its %d rows names an image of the project (paths are as featurize recorded them, relative to the image folder)", t.Rows))
+		return nil, wrap(fmt.Errorf("none of its %s names an image of the project (paths are as featurize recorded them, relative to the image folder)", plural.N(t.Rows, "row")))
 	}
 	return t, nil
 }

@@ -51,7 +51,7 @@ func TestTruthFile(t *testing.T) {
 	os.WriteFile(noHeader, []byte("file;class\na.png;coat\n"), 0o644)
 	nothing := filepath.Join(dir, "other.csv")
 	os.WriteFile(nothing, []byte("path,label\nelsewhere/1.png,coat\n"), 0o644)
-	for file, want := range map[string]string{png: "not a CSV", noHeader: `need columns "path"`, nothing: "none of its 1 rows"} {
+	for file, want := range map[string]string{png: "not a CSV", noHeader: `need columns "path"`, nothing: "none of its 1 row names"} {
 		_, err := Run(ctx, w.p, Options{Models: true, Truth: file})
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "--truth "+file) {
 			t.Errorf("--truth %s: error %v, want one naming the flag, the file and %q", filepath.Base(file), err, want)
