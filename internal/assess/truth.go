@@ -30,18 +30,11 @@ type Truth struct {
 
 // String is the summary winnow assess prints.
 func (t *Truth) String() string {
-	s := fmt.Sprintf("%d of %d rows matched project images; %d unknown %s", t.Matched, t.Rows, t.UnknownPaths, plural(t.UnknownPaths, "path", "paths"))
+	s := fmt.Sprintf("%d of %d rows matched project images; %s", t.Matched, t.Rows, plural.N(t.UnknownPaths, "unknown path"))
 	if t.NotClasses > 0 {
-		s += fmt.Sprintf("; %d %s not a class of the project (left out)", t.NotClasses, plural(t.NotClasses, "label", "labels"))
+		s += fmt.Sprintf("; %s not a class of the project (left out)", plural.N(t.NotClasses, "label"))
 	}
 	return s
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // readTruth reads the true labels and matches them to the items. A file
