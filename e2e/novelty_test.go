@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -363,5 +364,45 @@ func TestNodeExampleAppliesBothCuts(t *testing.T) {
 	_, stderr, code = runCmd(t, exec.Command(node, filepath.Join(ex, "classify.js"), f("classifier.onnx"), bmp))
 	if code == 0 || !strings.Contains(stderr, "image.bmp: not a PNG or JPEG") {
 		t.Errorf("node classify.js on a BMP: exit %d, %s", code, stderr)
+	}
+}
+
+// A project's rounds show a person the images unlike every labelled one:
+// a share of each batch (novelty_share, 0.1) goes to the most novel, so a
+// photo among garments is picked in round 1 although the model is sure of
+// it (before, no project round ever picked one).
+func TestProjectRoundsPickNovelImages(t *testing.T) {
+	images := fmnistFolder(t, 60)
+	for _, p := range []string{"china.jpg", "flower.jpg", "grace_hopper.jpg"} {
+		b, _ := os.ReadFile(repo("testdata/images/photos/" + p))
+		os.WriteFile(filepath.Join(images, "photo-"+p), b, 0o644)
+	}
+	work := t.TempDir()
+	var gold strings.Builder
+	gold.WriteString("path,label\n")
+	for i, p := range imagePaths(t, images) {
+		if !strings.HasPrefix(p, "photo-") && i%2 == 0 {
+			fmt.Fprintf(&gold, "%s,%s\n", p, strings.SplitN(p, "/", 2)[0])
+		}
+	}
+	os.WriteFile(filepath.Join(work, "gold.csv"), []byte(gold.String()), 0o644)
+	dir := filepath.Join(work, "proj")
+	runOK(t, "init", dir, "--images", images, "--classes", strings.Join(fmnist.Classes, ","), "--gold", filepath.Join(work, "gold.csv"), "--batch", "10", "-q")
+	rows := readCSV(t, filepath.Join(dir, "picks", "round-1.csv"))
+	by := slices.Index(rows[0], "picked_by")
+	if by < 0 {
+		t.Fatalf("round 1's picks have no picked_by column: %v", rows[0])
+	}
+	photos := 0
+	for _, r := range rows[1:] {
+		if strings.HasPrefix(r[0], "photo-") {
+			photos++
+			if r[by] != "novelty" {
+				t.Errorf("%s picked by %s, not novelty", r[0], r[by])
+			}
+		}
+	}
+	if photos != 1 || len(rows) != 11 {
+		t.Errorf("round 1 picked %d images, %d photos; want 10 with 1 photo (a tenth of the batch):\n%v", len(rows)-1, photos, rows)
 	}
 }
