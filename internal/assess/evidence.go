@@ -143,23 +143,7 @@ func estimates(rep *Report, est labelstore.DSEstimate, known, shared []int, rate
 		rep.Consensus.LabellerAccuracy[pa.Name] = pa.DSAccuracy
 		rep.Ranking = append(rep.Ranking, Ranked{Name: pa.Name, DSAccuracy: pa.DSAccuracy, PracticeFirst: pa.PracticeFirst, Evidence: pa.Evidence, Why: pa.DSAccuracy.Why, pi: i})
 	}
-	sort.SliceStable(rep.Ranking, func(a, b int) bool {
-		x, y := rep.Ranking[a].DSAccuracy, rep.Ranking[b].DSAccuracy
-		if x.OK != y.OK {
-			return x.OK
-		}
-		return x.OK && x.V > y.V
-	})
-	for i := range rep.Ranking {
-		r := &rep.Ranking[i]
-		switch {
-		case !r.DSAccuracy.OK:
-		case i > 0 && rep.Ranking[i-1].DSAccuracy == r.DSAccuracy:
-			r.Rank = rep.Ranking[i-1].Rank
-		default:
-			r.Rank = i + 1
-		}
-	}
+	rankByValue(rep.Ranking, func(r *Ranked) (Value, *int) { return r.DSAccuracy, &r.Rank })
 	for _, r := range rep.Ranking {
 		rep.Participants[r.pi].DSRank = r.Rank
 	}

@@ -164,27 +164,38 @@ func workshop(ctx context.Context, p *project.Project, rep *Report, items []labe
 // and numbers them; equal accuracies share a rank, as a test set cannot
 // tell them apart (two participants' models often tie on a few labels).
 func rank(rep *Report) {
-	sort.SliceStable(rep.Models, func(a, b int) bool {
-		x, y := rep.Models[a].Accuracy, rep.Models[b].Accuracy
+	rankByValue(rep.Models, func(m *Model) (Value, *int) { return m.Accuracy, &m.Rank })
+	for _, m := range rep.Models {
+		if m.participant > 0 {
+			mm := m
+			rep.Participants[m.participant-1].Model = &mm
+		}
+	}
+}
+
+// rankByValue sorts xs best first by the value of each (undefined last)
+// and numbers them in the rank it gives: equal values share a rank, an
+// undefined one gets none.
+func rankByValue[T any](xs []T, of func(*T) (Value, *int)) {
+	sort.SliceStable(xs, func(a, b int) bool {
+		x, _ := of(&xs[a])
+		y, _ := of(&xs[b])
 		if x.OK != y.OK {
 			return x.OK
 		}
 		return x.OK && x.V > y.V
 	})
-	for i := range rep.Models {
-		m := &rep.Models[i]
+	for i := range xs {
+		v, r := of(&xs[i])
 		switch {
-		case !m.Accuracy.OK:
-		case i > 0 && rep.Models[i-1].Accuracy == m.Accuracy:
-			m.Rank = rep.Models[i-1].Rank
+		case !v.OK:
 		default:
-			m.Rank = i + 1
-		}
-	}
-	for _, m := range rep.Models {
-		if m.participant > 0 {
-			mm := m
-			rep.Participants[m.participant-1].Model = &mm
+			*r = i + 1
+			if i > 0 {
+				if pv, pr := of(&xs[i-1]); pv == v {
+					*r = *pr
+				}
+			}
 		}
 	}
 }
