@@ -129,6 +129,37 @@ func (b *browser) key(k string) { b.t.Helper(); b.do(chromedp.KeyEvent(k)) }
 // keyLoad presses a key that submits a form and waits for the next page.
 func (b *browser) keyLoad(k string) { b.t.Helper(); b.load(chromedp.KeyEvent(k)) }
 
+// shownJS counts the answers the Label page's script has shown the result
+// of (a User Timing measure each).
+const shownJS = `performance.getEntriesByName("winnow:key-to-next").length`
+
+// answer presses a key that answers (or undoes) on the Label page and waits
+// until the page shows what the server sent back: the next image, a
+// message, or a new page when the batch is done.
+func (b *browser) answer(k string) {
+	b.t.Helper()
+	before := eval[int](b, shownJS)
+	b.key(k)
+	b.waitFor(fmt.Sprintf(`%s > %d || !document.getElementById("answer") ||
+		!document.getElementById("flash").classList.contains("hidden")`, shownJS, before))
+}
+
+// waitFor polls a JavaScript condition until it holds, across page loads.
+func (b *browser) waitFor(cond string) {
+	b.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`(() => { try { return !!(`+cond+`) } catch (e) { return false } })()`))
+		if err == nil && ok && eval[string](b, `document.readyState`) == "complete" {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("waited 15 s for %s (last error %v)", cond, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func TestWebParticipantAndAdmin(t *testing.T) {
 	const token = "e2e-admin-token"
 	proj := webProject(t, webProjectOptions{perClass: 50, gold: 8, batch: 8, pageSize: 8, gate: "all-correct"})
@@ -164,7 +195,7 @@ func TestWebParticipantAndAdmin(t *testing.T) {
 	eval[chromedp.Void](b, `document.querySelectorAll("fieldset").forEach(f =>
 		[...f.querySelectorAll("input[type=checkbox]")].slice(0, 4).forEach(c => c.checked = true))`)
 	b.load(chromedp.Click(chromedp.CSS(`form button[type=submit]`)))
-	if !strings.Contains(b.text(".notice"), "Examples saved") {
+	if !strings.Contains(b.text(".success"), "Examples saved") {
 		t.Fatal("examples were not saved")
 	}
 	// Up to four per class: a class may have fewer known items to choose from.
@@ -232,7 +263,7 @@ func TestWebParticipantAndAdmin(t *testing.T) {
 	b.narrow("practice-360")
 	// The server, not the page, keeps page 2 shut.
 	b.open(base + "/practice?page=2")
-	if !strings.Contains(b.text(".error"), "opens once page 1 is passed") {
+	if !strings.Contains(b.text(".warn"), "opens once page 1 is passed") {
 		t.Error("page 2 opened before page 1 was passed")
 	}
 	choose(map[int64]string{wrong: gold[wrong]})
@@ -270,37 +301,53 @@ func TestWebParticipantAndAdmin(t *testing.T) {
 	}
 	b.open(base + "/label")
 
+	// Answers go without a page load: the page stays the same document.
+	eval[chromedp.Void](b, `window.samePage = true`)
 	first := item()
-	b.keyLoad("1")
-	if got := b.text("#saved"); !strings.Contains(got, fmt.Sprintf("image %d as t-shirt", first)) {
+	b.answer("1")
+	if got := b.text("#saved"); !strings.Contains(got, fmt.Sprintf("t-shirt for image %d", first)) {
 		t.Errorf("after key 1: %q", got)
+	}
+	if item() == first || !eval[bool](b, `window.samePage === true`) {
+		t.Errorf("after key 1 the page shows image %d (was %d), same document: %v", item(), first, eval[bool](b, `window.samePage === true`))
 	}
 	flagged := item()
 	b.key("b")
 	if !eval[bool](b, `document.getElementById("bad").checked`) {
 		t.Error("key b did not tick the bad-example box")
 	}
-	b.keyLoad("2")
+	b.answer("2")
 	if got := b.text("#saved"); !strings.Contains(got, "trouser (bad example)") {
 		t.Errorf("after b, 2: %q", got)
 	}
+	if eval[bool](b, `document.getElementById("bad").checked`) {
+		t.Error("the bad-example box stays ticked for the next image")
+	}
+	// The strip shows the last answers as thumbnails, newest first.
+	if got := eval[[]string](b, `[...document.querySelectorAll("#strip img")].map(i => i.alt)`); !slices.Equal(got, []string{fmt.Sprintf("image %d", flagged), fmt.Sprintf("image %d", first)}) {
+		t.Errorf("last answers strip: %q", got)
+	}
 	b.shot("label")
+	b.key("h") // the class guide beside the image
+	b.shot("label-guide")
+	b.narrow("label-guide-360")
+	b.key("h")
 	b.narrow("label-360")
 	undone := item()
-	b.keyLoad("3")
-	b.keyLoad("u")
+	b.answer("3")
+	b.answer("u")
 	if item() != undone || b.count("#undone") != 1 {
 		t.Errorf("undo shows image %d, want %d again", item(), undone)
 	}
-	b.keyLoad("4")
+	b.answer("4")
 	none := item()
-	b.keyLoad("x")
+	b.answer("x")
 	skipped := item()
-	b.keyLoad("s")
+	b.answer("s")
 	for b.count("#photo") == 1 {
 		before := done()
-		b.keyLoad("1")
-		if done() != before+1 {
+		b.answer("1")
+		if b.count("#photo") == 1 && done() != before+1 {
 			t.Fatalf("progress %d after an answer, was %d", done(), before)
 		}
 	}

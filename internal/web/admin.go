@@ -331,7 +331,7 @@ func (s *Server) adminExamples(w http.ResponseWriter, r *http.Request) {
 	}
 	v := view{Title: "Examples", Nav: "admin", Admin: true, CSRF: s.adminCSRF, Data: out}
 	if r.URL.Query().Get("saved") != "" {
-		v.Notice = "Examples saved."
+		v.Success = "Examples saved."
 	}
 	s.render(w, r, http.StatusOK, "examples", v)
 }

@@ -34,26 +34,16 @@ func (s *Server) about(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "about", v)
 }
 
-type learnClass struct {
-	project.Class
-	Key      string
-	Examples []labelstore.Item
-}
-
 func (s *Server) learn(w http.ResponseWriter, r *http.Request) {
 	sess, err := s.sessionOf(r)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	var classes []learnClass
-	for i, c := range s.p.Config().Classes {
-		ex, err := s.store.Examples(r.Context(), c.Name)
-		if err != nil && !errors.Is(err, labelstore.ErrNotFound) {
-			s.internal(w, r, err)
-			return
-		}
-		classes = append(classes, learnClass{Class: c, Key: funcs["key"].(func(int) string)(i), Examples: ex})
+	classes, err := s.classGuides(r.Context())
+	if err != nil {
+		s.internal(w, r, err)
+		return
 	}
 	v := view{Title: "Learn", Nav: "learn", Session: sess, Data: classes}
 	s.render(w, r, http.StatusOK, "learn", v)
@@ -189,7 +179,7 @@ func (s *Server) practice(w http.ResponseWriter, r *http.Request, sess *labelsto
 			return
 		}
 		if k > pages[0].Unlocked {
-			v.Error = "Page " + strconv.Itoa(k) + " opens once page " + strconv.Itoa(pages[0].Unlocked) + " is passed."
+			v.Warn = "Page " + strconv.Itoa(k) + " opens once page " + strconv.Itoa(pages[0].Unlocked) + " is passed."
 		} else {
 			n = k
 		}
@@ -242,248 +232,6 @@ func classSet(cs []project.Class) map[string]bool {
 		m[c.Name] = true
 	}
 	return m
-}
-
-// labelView is the Label page: one item of the session's queue.
-type labelView struct {
-	Round    *labelstore.Round
-	Closing  bool
-	Locked   bool // practice not passed yet
-	Item     *labelstore.Item
-	Latest   *labelstore.Answer
-	Position int // 1-based place of Item in the queue
-	Total    int
-	Answered int
-	Classes  []project.Class
-	Queue    []labelstore.QueueEntry
-	Saved    *labelstore.QueueEntry // the entry just answered, to confirm it
-	Undone   bool
-	AllDone  bool
-}
-
-func (s *Server) labelState(r *http.Request, sess *labelstore.Session) (*labelView, error) {
-	lv := &labelView{Classes: s.p.Config().Classes}
-	ok, err := s.practiceDone(r, sess)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		lv.Locked = true
-		return lv, nil
-	}
-	round, err := s.store.CurrentRound(r.Context())
-	if errors.Is(err, labelstore.ErrNotFound) {
-		return lv, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	lv.Round = round
-	switch round.State {
-	case labelstore.StateClosing:
-		lv.Closing = true
-		return lv, nil
-	case labelstore.StateClosed: // the pool is used up: no next round
-		lv.Round = nil
-		return lv, nil
-	}
-	q, err := s.store.Queue(r.Context(), sess.ID, round.ID)
-	if err != nil {
-		return nil, err
-	}
-	lv.Queue, lv.Total = q, len(q)
-	for _, e := range q {
-		if e.Latest != nil {
-			lv.Answered++
-		}
-	}
-	return lv, nil
-}
-
-func (s *Server) label(w http.ResponseWriter, r *http.Request, sess *labelstore.Session) {
-	lv, err := s.labelState(r, sess)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	pick := func(i int) {
-		lv.Item, lv.Latest, lv.Position = &lv.Queue[i].Item, lv.Queue[i].Latest, i+1
-	}
-	want, _ := strconv.ParseInt(r.URL.Query().Get("item"), 10, 64)
-	last, _ := strconv.ParseInt(r.URL.Query().Get("saved"), 10, 64)
-	for i, e := range lv.Queue {
-		if int64(e.Item.ID) == last && e.Latest != nil {
-			lv.Saved = &lv.Queue[i]
-		}
-		if want != 0 && int64(e.Item.ID) == want {
-			pick(i)
-		}
-	}
-	if lv.Item == nil {
-		for i, e := range lv.Queue {
-			if e.Latest == nil {
-				pick(i)
-				break
-			}
-		}
-	}
-	lv.AllDone = lv.Item == nil && lv.Total > 0
-	lv.Undone = r.URL.Query().Get("undone") != ""
-	v := view{Title: "Label", Nav: "label", Session: sess, CSRF: sess.CSRF, Data: lv}
-	if lv.Closing {
-		v.Notice = "Round " + strconv.Itoa(lv.Round.Number) + " is being closed: the model is retraining and will pick the next images. This page reloads when they are ready."
-	}
-	if want != 0 && lv.Item != nil && int64(lv.Item.ID) != want {
-		v.Error = "That image is not in your batch."
-	}
-	s.render(w, r, http.StatusOK, "label", v)
-}
-
-func (s *Server) labelSubmit(w http.ResponseWriter, r *http.Request, sess *labelstore.Session) {
-	// The answer path is the hot one (every key press of every participant),
-	// so it reads only what it must. The session comes from the cookie alone;
-	// the round and item in the form are requests, not authority.
-	ok, err := s.practiceDone(r, sess)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	if !ok {
-		s.fail(w, r, http.StatusForbidden, "Labelling opens once you have passed the practice.")
-		return
-	}
-	// Whether the round is open and the item one of its picks is checked by
-	// Record inside its write transaction, where no close can slip in
-	// between the check and the insert.
-	f := r.PostForm
-	roundID, _ := strconv.ParseInt(f.Get("round"), 10, 64)
-	id, _ := strconv.ParseInt(f.Get("item"), 10, 64)
-	classes := s.p.Config().Classes
-	a := labelstore.Answer{SessionID: sess.ID, ItemID: labelstore.ItemID(id), RoundID: roundID, Kind: labelstore.KindLabel}
-	// Three kinds of submit button: a class (with the "bad example" box),
-	// "none of these" and "skip".
-	switch {
-	case f.Get("none") != "":
-		a.None = true
-	case f.Get("skip") != "":
-		a.Skip = true
-	case f.Get("class") != "":
-		if !classSet(classes)[f.Get("class")] {
-			s.fail(w, r, http.StatusBadRequest, "That answer is not one of the classes.")
-			return
-		}
-		a.Class, a.Bad = f.Get("class"), f.Get("bad") != ""
-	default:
-		s.fail(w, r, http.StatusBadRequest, "Choose a class, “none of these” or skip.")
-		return
-	}
-	if _, err := s.store.Record(r.Context(), a); err != nil {
-		if errors.Is(err, labelstore.ErrRoundClosed) {
-			s.roundClosed(w, r, sess)
-			return
-		}
-		if errors.Is(err, labelstore.ErrInvalid) {
-			s.fail(w, r, http.StatusBadRequest, "That image is not in your batch, or that round is not open.")
-			return
-		}
-		s.internal(w, r, err)
-		return
-	}
-	// Reaching here means the answer is committed: only now is it acknowledged.
-	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]any{"saved": true, "item": id})
-		return
-	}
-	http.Redirect(w, r, "/label?saved="+strconv.FormatInt(id, 10), http.StatusSeeOther)
-}
-
-// roundClosed answers a label that arrived after its round stopped taking
-// answers: it was not saved, and the page says so.
-func (s *Server) roundClosed(w http.ResponseWriter, r *http.Request, sess *labelstore.Session) {
-	msg := "This round is closing or closed, so that answer was not saved. The next batch appears on the Label page as soon as the model has picked it."
-	if wantsJSON(r) {
-		writeJSON(w, http.StatusConflict, map[string]any{"saved": false, "error": msg})
-		return
-	}
-	v := view{Title: "Label", Nav: "label", Session: sess, CSRF: sess.CSRF, Error: msg, Data: &labelView{Closing: true}}
-	s.render(w, r, http.StatusConflict, "label", v)
-}
-
-func (s *Server) labelUndo(w http.ResponseWriter, r *http.Request, sess *labelstore.Session) {
-	round, err := s.store.CurrentRound(r.Context())
-	if err != nil && !errors.Is(err, labelstore.ErrNotFound) {
-		s.internal(w, r, err)
-		return
-	}
-	if round == nil || round.State != labelstore.StateOpen {
-		s.roundClosed(w, r, sess)
-		return
-	}
-	a, err := s.store.Undo(r.Context(), sess.ID, round.ID)
-	if errors.Is(err, labelstore.ErrNotFound) {
-		http.Redirect(w, r, "/label", http.StatusSeeOther)
-		return
-	}
-	if errors.Is(err, labelstore.ErrRoundClosed) {
-		s.roundClosed(w, r, sess)
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	http.Redirect(w, r, "/label?undone=1&item="+strconv.FormatInt(int64(a.ItemID), 10), http.StatusSeeOther)
-}
-
-// apiQueue is the session's own queue as JSON, for scripts and the load
-// generator; it shows nothing of other sessions.
-func (s *Server) apiQueue(w http.ResponseWriter, r *http.Request, sess *labelstore.Session) {
-	lv, err := s.labelState(r, sess)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	type entry struct {
-		ID     int64  `json:"id"`
-		Answer string `json:"answer,omitempty"`
-	}
-	out := struct {
-		Round   int64    `json:"round"`
-		Number  int      `json:"number"`
-		State   string   `json:"state"`
-		Locked  bool     `json:"locked"`
-		CSRF    string   `json:"csrf"`
-		Classes []string `json:"classes"`
-		Items   []entry  `json:"items"`
-	}{CSRF: sess.CSRF, Locked: lv.Locked, Items: []entry{}, Classes: []string{}}
-	for _, c := range lv.Classes {
-		out.Classes = append(out.Classes, c.Name)
-	}
-	if lv.Round != nil {
-		out.Round, out.Number, out.State = lv.Round.ID, lv.Round.Number, lv.Round.State
-	}
-	for _, e := range lv.Queue {
-		en := entry{ID: int64(e.Item.ID)}
-		if e.Latest != nil {
-			en.Answer = answerText(e.Latest)
-		}
-		out.Items = append(out.Items, en)
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-func answerText(a *labelstore.Answer) string {
-	switch {
-	case a == nil:
-		return ""
-	case a.None:
-		return "none of these"
-	case a.Skip:
-		return "skipped"
-	case a.Bad:
-		return a.Class + " (bad example)"
-	}
-	return a.Class
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -130,12 +130,7 @@ var funcs = template.FuncMap{
 	},
 	"pct1":   func(v float64) string { return strconv.FormatFloat(100*v, 'f', -1, 64) },
 	"answer": answerText,
-	"key": func(i int) string {
-		if i < 9 {
-			return strconv.Itoa(i + 1)
-		}
-		return ""
-	},
+	"key":    classKey,
 }
 
 func (s *Server) routes() {
@@ -262,8 +257,10 @@ type view struct {
 	Session *labelstore.Session
 	CSRF    string
 	Admin   bool
-	Notice  string
-	Error   string
+	Notice  string // information: the state of things
+	Success string // something the user did worked
+	Warn    string // a refusal: the request was fine, the answer is no
+	Error   string // something failed
 	Data    any
 }
 
@@ -290,8 +287,14 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	buf.WriteTo(w)
 }
 
-// fail writes a plain error page: the status, one sentence, a way back.
+// fail writes a plain error page: the status, one sentence, a way back;
+// to a script that asked for JSON, the sentence as {"error": ...}.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if wantsJSON(r) {
+		w.Header().Del("Content-Length")
+		writeJSON(w, status, map[string]string{"error": msg})
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
