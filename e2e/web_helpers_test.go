@@ -22,18 +22,25 @@ import (
 
 // webClasses are the Fashion-MNIST classes the website tests use, with the
 // descriptions the Learn page shows.
-var webClasses = []struct {
+var webClasses = []webClass{
+	{0, "t-shirt", "A short-sleeved top without a collar.", -1},
+	{1, "trouser", "Two legs, seen from the front.", -1},
+	{7, "sneaker", "A low sports shoe, seen from the side.", -1},
+	{8, "bag", "A handbag or shopping bag, with or without handles.", -1},
+}
+
+// webClass is a project class made of one Fashion-MNIST label: all its
+// images, or with parity 0 or 1 only the even or odd ones, so that one
+// label can make two classes when a test needs more than ten.
+type webClass struct {
 	label       uint8
 	name, about string
-}{
-	{0, "t-shirt", "A short-sleeved top without a collar."},
-	{1, "trouser", "Two legs, seen from the front."},
-	{7, "sneaker", "A low sports shoe, seen from the side."},
-	{8, "bag", "A handbag or shopping bag, with or without handles."},
+	parity      int // -1 every image; 0 even, 1 odd indices
 }
 
 type webProjectOptions struct {
-	perClass int    // images per class
+	classes  []webClass // nil: webClasses
+	perClass int        // images per class
 	gold     int    // gold labels per class (split by init into practice and test)
 	batch    int    // images per round
 	pageSize int    // practice page size
@@ -59,27 +66,31 @@ func webProject(t testing.TB, o webProjectOptions) string {
 	}
 	w := csv.NewWriter(f)
 	w.Write([]string{"path", "label"})
-	n := map[uint8]int{}
 	var names []string
 	args := []string{"init", filepath.Join(dir, "proj"), "--images", images, "--batch", fmt.Sprint(o.batch),
 		"--title", "Fashion check", "-q"}
-	for _, c := range webClasses {
+	classes := o.classes
+	if classes == nil {
+		classes = webClasses
+	}
+	n := map[string]int{}
+	for _, c := range classes {
 		names = append(names, c.name)
 		args = append(args, "--describe", c.name+"="+c.about)
 	}
 	for i, l := range set.Labels {
-		for _, c := range webClasses {
-			if c.label != l || n[l] >= o.perClass {
+		for _, c := range classes {
+			if c.label != l || n[c.name] >= o.perClass || (c.parity >= 0 && i%2 != c.parity) {
 				continue
 			}
 			rel := fmt.Sprintf("%s/%04d.png", c.name, i)
 			if err := set.WritePNG(i, filepath.Join(images, rel)); err != nil {
 				t.Fatal(err)
 			}
-			if n[l] < o.gold {
+			if n[c.name] < o.gold {
 				w.Write([]string{rel, c.name})
 			}
-			n[l]++
+			n[c.name]++
 		}
 	}
 	w.Flush()
@@ -99,7 +110,7 @@ func webProject(t testing.TB, o webProjectOptions) string {
 	}
 	s := regexp.MustCompile(`(?m)^page_size = \d+$`).ReplaceAllString(string(data), fmt.Sprintf("page_size = %d", o.pageSize))
 	s = regexp.MustCompile(`(?m)^gate = ".*"$`).ReplaceAllString(s, fmt.Sprintf("gate = %q", o.gate))
-	if s == string(data) && (o.pageSize != 5 || o.gate != "all-correct") {
+	if s == string(data) && (o.pageSize != 10 || o.gate != "all-correct") {
 		t.Fatal("winnow.toml has no page_size or gate line to edit")
 	}
 	if err := os.WriteFile(toml, []byte(s), 0o644); err != nil {
