@@ -58,6 +58,10 @@ type Config struct {
 		// Share of the gold items set aside for practice; the rest test
 		// the models. Which items is decided by a hash of (Seed, path).
 		Share float64 `toml:"share"`
+		// MaxItems caps the practice items: gold the hash puts on the
+		// practice side beyond it goes to test (see ImportLabels). It caps
+		// the practice role, hidden gold's reserve included.
+		MaxItems int `toml:"max_items"`
 	} `toml:"practice"`
 	// Label tunes the Label page. HiddenGold is the share of each
 	// participant's queue that is gold practice items they have not
@@ -79,10 +83,11 @@ func DefaultConfig() Config {
 	c.Batch = 20
 	c.NoveltyShare = 0.1
 	c.L1, c.L2 = 0.01, 0.01
-	c.Practice.PageSize = 5
+	c.Practice.PageSize = 10
 	c.Practice.Gate = GateAllCorrect
 	c.Practice.MinAccuracy = 0.8
 	c.Practice.Share = 0.5
+	c.Practice.MaxItems = 20
 	c.Seed = 1
 	return c
 }
@@ -139,6 +144,9 @@ func (c Config) Validate() error {
 	}
 	if c.Practice.PageSize <= 0 {
 		probs = append(probs, fmt.Sprintf("practice.page_size: must be positive, got %d", c.Practice.PageSize))
+	}
+	if c.Practice.MaxItems <= 0 {
+		probs = append(probs, fmt.Sprintf("practice.max_items: must be positive, got %d", c.Practice.MaxItems))
 	}
 	if !slices.Contains([]string{GateAllCorrect, GateAccuracy, GateOff}, c.Practice.Gate) {
 		probs = append(probs, fmt.Sprintf("practice.gate: %q is not all-correct, accuracy or off", c.Practice.Gate))
@@ -288,6 +296,13 @@ min_accuracy = {{float .Practice.MinAccuracy}}
 # Share of the gold labels used for practice (they also train); the rest
 # are the test set every model is evaluated on, and never train.
 share = {{float .Practice.Share}}
+# At most this many gold items are practice items; gold the share puts on
+# the practice side beyond it goes to test. With page_size it sets how many
+# practice pages a participant does. It applies as gold is imported: raising
+# it lets a later import add practice items, lowering it never turns an
+# existing practice item into a test item. With [label] hidden_gold on,
+# about half of the practice items are kept for it, off the pages.
+max_items = {{.Practice.MaxItems}}
 
 [label]
 # Share of each participant's queue that is hidden gold: practice items they

@@ -25,6 +25,7 @@ func TestConfigRendersAndReadsBack(t *testing.T) {
 	}
 	c.Strategy, c.Batch, c.L1, c.L2, c.TrainFlagged, c.Seed = "margin", 7, 0, 2.5, true, 42
 	c.Practice.Gate, c.Practice.MinAccuracy, c.Practice.Share, c.Practice.PageSize = GateAccuracy, 0.75, 0.25, 9
+	c.Practice.MaxItems = 33
 	data, err := c.Render()
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +44,28 @@ func TestConfigRendersAndReadsBack(t *testing.T) {
 	}
 }
 
+// A project's winnow.toml without max_items (made before the key) gets
+// the default; one written now has it, with the new default page size.
+func TestConfigPracticeDefaults(t *testing.T) {
+	c := DefaultConfig()
+	if c.Practice.MaxItems != 20 || c.Practice.PageSize != 10 {
+		t.Fatalf("defaults: max_items %d, page_size %d, want 20 and 10", c.Practice.MaxItems, c.Practice.PageSize)
+	}
+	c.Images, c.Backbone, c.Classes = "x", "mobilenet-v2", []Class{{Name: "a"}, {Name: "b"}}
+	data, _ := c.Render()
+	if !strings.Contains(string(data), "\nmax_items = 20\n") || !strings.Contains(string(data), "\npage_size = 10\n") {
+		t.Fatalf("the settings file lacks max_items = 20 or page_size = 10:\n%s", data)
+	}
+	old := strings.Replace(string(data), "max_items = 20\n", "", 1)
+	old = strings.Replace(old, "page_size = 10\n", "page_size = 5\n", 1)
+	path := filepath.Join(t.TempDir(), ConfigFile)
+	os.WriteFile(path, []byte(old), 0o644)
+	got, err := LoadConfig(path)
+	if err != nil || got.Practice.MaxItems != 20 || got.Practice.PageSize != 5 {
+		t.Fatalf("an older file: %+v, %v; want max_items 20 by default and its page_size 5 kept", got.Practice, err)
+	}
+}
+
 func TestConfigRefusesUnknownKeysAndBadValues(t *testing.T) {
 	dir := t.TempDir()
 	write := func(s string) string {
@@ -58,6 +81,12 @@ func TestConfigRefusesUnknownKeysAndBadValues(t *testing.T) {
 	for _, want := range []string{"psychic", "batch", "sometimes", `"a" named twice`, ConfigFile} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("bad values: %v, want it to mention %q", err, want)
+		}
+	}
+	for _, v := range []string{"0", "-3"} {
+		_, err = LoadConfig(write("images = \"x\"\n[practice]\nmax_items = " + v + "\n[[classes]]\nname = \"a\"\n[[classes]]\nname = \"b\"\n"))
+		if err == nil || !strings.Contains(err.Error(), ConfigFile+": practice.max_items: must be positive, got "+v) {
+			t.Errorf("max_items = %s: %v, want an error naming the file and the key", v, err)
 		}
 	}
 	_, err = LoadConfig(write("images = \"x\n"))
