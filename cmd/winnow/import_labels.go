@@ -18,7 +18,10 @@ func newImportLabelsCmd() *cobra.Command {
 the labels in the project DIR. Paths are as featurize recorded them (relative to
 the image folder). With --gold the labels are gold: each goes to the practice
 items or the test set (by a hash of the project's seed and the path, with the
-share set in winnow.toml), and a gold label wins over participants' answers.
+share set in winnow.toml; once the project has [practice] max_items practice
+items the rest goes to test, and a practice item stays one), and a gold label
+wins over participants' answers; the practice pages a participant will do are
+then printed.
 Without --gold they are known labels: they train, and the images are never
 picked for labelling, but they do not test.
 
@@ -73,6 +76,15 @@ them, listing each.`,
 			fmt.Fprintf(out, "import-labels: %s: %s\n", args[1], res)
 			for _, c := range res.Replaced {
 				fmt.Fprintf(out, "import-labels: replaced %s\n", printable(c.String(), false))
+			}
+			if gold {
+				plan, err := p.PracticePlan(cmd.Context())
+				if err != nil {
+					return err
+				}
+				for _, l := range plan.Lines() {
+					fmt.Fprintf(out, "import-labels: %s\n", l)
+				}
 			}
 			if res.Imported == 0 && res.Rows > 0 {
 				return exitError{code: 1, msg: fmt.Sprintf("%s: no label could be imported", args[1])}

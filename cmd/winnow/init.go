@@ -34,10 +34,11 @@ It featurizes every image of SOURCE (a folder or a manifest, as featurize reads
 them; interrupted, the same command resumes), registers the images, imports the
 gold labels of --gold (a CSV with path and label columns; paths as featurize
 records them, relative to SOURCE) and splits them into practice items (shown on
-the Practice page; they also train) and test items (every model is evaluated on
-them; they never train), trains a first model if the practice items cover two
-classes, and selects round 1: with the project's strategy when there is a model,
-a seeded random sample otherwise.
+the Practice page; they also train; at most --practice-max-items of them) and
+test items (every model is evaluated on them; they never train), says how many
+practice pages a participant will do (and warns above 3), trains a first model
+if the practice items cover two classes, and selects round 1: with the
+project's strategy when there is a model, a seeded random sample otherwise.
 
 Then: winnow serve DIR (the labelling site), winnow round close DIR,
 winnow status DIR, winnow import-labels DIR FILE.csv.`,
@@ -75,6 +76,14 @@ winnow status DIR, winnow import-labels DIR FILE.csv.`,
 				}
 				opt.About = string(data)
 			}
+			for _, f := range []struct {
+				name string
+				v    int
+			}{{"practice-page-size", opt.PracticePageSize}, {"practice-max-items", opt.PracticeMaxItems}} {
+				if f.v <= 0 {
+					return usageError("--%s: must be positive, got %d", f.name, f.v)
+				}
+			}
 			opt.Seed = seed
 			opt.ORTLib = g.ortLib
 			opt.Log = cmd.ErrOrStderr()
@@ -104,6 +113,8 @@ winnow status DIR, winnow import-labels DIR FILE.csv.`,
 	fl.StringVar(&opt.Strategy, "strategy", "entropy", "selection strategy: one of "+strings.Join(query.Names(), ", "))
 	fl.IntVar(&opt.Batch, "batch", 20, "images per round")
 	fl.Uint64Var(&seed, "seed", 1, "seed for the gold split, ties and random picks")
+	fl.IntVar(&opt.PracticePageSize, "practice-page-size", project.DefaultConfig().Practice.PageSize, "practice items per page ([practice] page_size; editable later in winnow.toml)")
+	fl.IntVar(&opt.PracticeMaxItems, "practice-max-items", project.DefaultConfig().Practice.MaxItems, "at most this many gold items are practice items, the rest of the gold tests ([practice] max_items)")
 	fl.IntVar(&opt.Threads, "threads", 0, "threads featurizing uses for decoding and inference together (default: all cores)")
 	fl.IntVar(&opt.Workers, "workers", 0, "image decoding goroutines (default: all cores)")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress bar")

@@ -34,6 +34,9 @@ type InitOptions struct {
 	Strategy        string // "" = the default
 	Batch           int    // 0 = the default
 	Seed            uint64 // 0 = the default
+	// PracticePageSize and PracticeMaxItems are [practice] page_size and
+	// max_items (0 = the default).
+	PracticePageSize, PracticeMaxItems int
 
 	// How to featurize.
 	ORTLib           string // ONNX Runtime library, "" to search
@@ -49,7 +52,9 @@ var ErrExists = errors.New("already a winnow project")
 // Init creates a project in dir (or finishes one whose init was
 // interrupted): it writes winnow.toml, featurizes the images into
 // features/ (resumable, as winnow featurize), registers them in winnow.db,
-// imports the gold labels and splits them into practice and test, trains on
+// imports the gold labels and splits them into practice and test (at most
+// [practice] max_items practice items), says how many practice pages a
+// participant will do (with a warning above MaxPracticePages), trains on
 // the practice gold labels if at least two classes have some, and selects
 // the first batch (with the project's strategy when there is a model, a
 // seeded random sample otherwise) as round 1.
@@ -159,6 +164,13 @@ func Init(ctx context.Context, dir string, opt InitOptions) (_ *Project, err err
 		}
 		fmt.Fprintf(logw, "init: gold labels from %s: %s\n", opt.Gold, r)
 	}
+	plan, err := p.PracticePlan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range plan.Lines() {
+		fmt.Fprintf(logw, "init: %s\n", l)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -244,8 +256,14 @@ func newConfig(abs string, opt InitOptions) (Config, error) {
 	if opt.Seed != 0 {
 		cfg.Seed = opt.Seed
 	}
+	if opt.PracticePageSize != 0 {
+		cfg.Practice.PageSize = opt.PracticePageSize
+	}
+	if opt.PracticeMaxItems != 0 {
+		cfg.Practice.MaxItems = opt.PracticeMaxItems
+	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("--classes/--strategy/--batch: %w", err)
+		return cfg, fmt.Errorf("--classes/--strategy/--batch/--practice-page-size/--practice-max-items: %w", err)
 	}
 	return cfg, nil
 }

@@ -1,10 +1,12 @@
 package project
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -25,6 +27,10 @@ type ImportResult struct {
 	UnknownPaths     int            // paths not among the project's images
 	UnknownClasses   map[string]int // label -> rows whose label is not a class of the project
 	UnknownPathNames []string       // the first few unknown paths, for the message
+	// OverMax counts the gold labels, among Test, that the hash put on
+	// the practice side but that went to test because the project had
+	// MaxPractice practice items ([practice] max_items).
+	OverMax, MaxPractice int
 }
 
 // Change is one item's label as it was and as an import makes it.
@@ -39,7 +45,11 @@ func (c Change) String() string { return fmt.Sprintf("%s: %q -> %q", c.Path, c.O
 func (r ImportResult) String() string {
 	s := fmt.Sprintf("%s: %s imported", plural.N(r.Rows, "row"), plural.N(r.Imported, "label"))
 	if r.Practice+r.Test > 0 {
-		s += fmt.Sprintf(" (gold: %d practice, %d test)", r.Practice, r.Test)
+		s += fmt.Sprintf(" (gold: %d practice, %d test", r.Practice, r.Test)
+		if r.OverMax > 0 {
+			s += fmt.Sprintf(", of which %d because the practice items reached [practice] max_items = %d", r.OverMax, r.MaxPractice)
+		}
+		s += ")"
 	}
 	if r.None > 0 {
 		s += fmt.Sprintf(", of which %d \"none of these\" (an empty label or none)", r.None)
@@ -116,7 +126,14 @@ func (e *ConflictError) Error() string {
 // label column (default "label"); paths are as featurize recorded them,
 // relative to the image root. Gold labels feed practice and the test set:
 // each is put in one or the other by a hash of (seed, path), so the split is
-// stable and does not depend on the file's order. Other labels train but
+// stable and does not depend on the file's order. The practice side is
+// capped at [practice] max_items practice items in the store: an item that
+// is a practice item already stays one (a later import never demotes it),
+// and the new candidates fill what is left in the order of their hash
+// value, the rest going to test, so the cap too is independent of the
+// file's order. An item already in the test set whose hash says practice is
+// such a candidate (it becomes practice only when there is room, after
+// max_items is raised). Other labels train but
 // never test. An empty label or "none" records "none of these": the image
 // is left out of training and never picked. Unknown paths and classes are
 // counted, not fatal; a file that cannot be read, gives one image two
@@ -133,6 +150,24 @@ func (p *Project) ImportLabels(ctx context.Context, file, labelColumn string, go
 	}
 	var ups []update
 	var changes []Change
+	// The practice items in the store, less those this import takes out
+	// of practice, and the gold the hash puts on the practice side that is
+	// not a practice item yet: the candidates for the room left under
+	// [practice] max_items.
+	kept := 0
+	if gold {
+		count, err := p.store.Count(ctx)
+		if err != nil {
+			return res, err
+		}
+		kept = count.Practice
+	}
+	type cand struct {
+		up   int // index in ups
+		hash uint64
+		path string
+	}
+	var cands []cand
 	for _, r := range rows {
 		class, asGold := r.class, gold
 		if class == "" {
@@ -160,14 +195,38 @@ func (p *Project) ImportLabels(ctx context.Context, file, labelColumn string, go
 		}
 		if asGold {
 			u.role = labelstore.RoleTest
-			if goldToPractice(p.cfg.Seed, r.item.Path, p.cfg.Practice.Share) {
+			if h, ok := goldToPractice(p.cfg.Seed, r.item.Path, p.cfg.Practice.Share); ok {
 				u.role = labelstore.RolePractice
-				res.Practice++
-			} else {
-				res.Test++
+				if r.item.Role != labelstore.RolePractice {
+					cands = append(cands, cand{len(ups), h, r.item.Path})
+				}
 			}
 		}
+		if r.item.Role == labelstore.RolePractice && u.role != "" && u.role != labelstore.RolePractice {
+			kept-- // the hash (another seed or share) or a none row takes it out of practice
+		}
 		ups = append(ups, u)
+	}
+	// The cap: the practice items that stay count first, then the new
+	// candidates in the order of their hash value (the path breaks a tie).
+	slices.SortFunc(cands, func(a, b cand) int {
+		return cmp.Or(cmp.Compare(a.hash, b.hash), cmp.Compare(a.path, b.path))
+	})
+	room := p.cfg.Practice.MaxItems - kept
+	for i, c := range cands {
+		if i >= room {
+			ups[c.up].role = labelstore.RoleTest
+			res.OverMax++
+		}
+	}
+	res.MaxPractice = p.cfg.Practice.MaxItems
+	for _, u := range ups {
+		switch u.role {
+		case labelstore.RolePractice:
+			res.Practice++
+		case labelstore.RoleTest:
+			res.Test++
+		}
 	}
 	if len(changes) > 0 {
 		if on != OnConflictReplace {
@@ -193,15 +252,17 @@ func toImports[T any](in []T, f func(T) labelstore.Import) []labelstore.Import {
 }
 
 // goldToPractice decides an item's side of the gold split from a hash of
-// (seed, path): stable across imports, independent of file order.
-func goldToPractice(seed uint64, p string, share float64) bool {
+// (seed, path): stable across imports, independent of file order. It
+// returns the hash too, the order in which [practice] max_items admits
+// the practice side's items.
+func goldToPractice(seed uint64, p string, share float64) (uint64, bool) {
 	h := sha256.New()
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], seed)
 	h.Write(b[:])
 	h.Write([]byte(p))
 	u := binary.LittleEndian.Uint64(h.Sum(nil))
-	return float64(u>>11)/(1<<53) < share
+	return u, float64(u>>11)/(1<<53) < share
 }
 
 // importRow is a labels-file row that names a project item and class
