@@ -61,6 +61,7 @@ var (
 	rounds   = flag.Int("rounds", 4, "rounds to label and close")
 	coverage = flag.Float64("coverage", 0.75, "share of each round's picks each annotator answers")
 	hidden   = flag.Float64("hidden", 0.1, "[label] hidden_gold")
+	maxPrac  = flag.Int("practice-max-items", 0, "[practice] max_items, given to init (0: winnow's default)")
 	seed     = flag.Uint64("seed", 1, "seed of the annotators and the project")
 	shot     = flag.String("shot", "", "save a screenshot of the Assessment page here (needs chromium)")
 	shotOnly = flag.Bool("shot-only", false, "only serve the project of an earlier run in -out and take the screenshot")
@@ -116,8 +117,12 @@ func run() error {
 	}
 	proj := filepath.Join(*out, "proj")
 	start := time.Now()
-	if err := cmd(*winnow, "init", proj, "--images", *images, "--classes", strings.Join(classes, ","), "--gold", filepath.Join(*out, "gold.csv"),
-		"--batch", strconv.Itoa(*batch), "--seed", strconv.FormatUint(*seed, 10), "--title", "Fashion-MNIST, synthetic annotators", "-q"); err != nil {
+	initArgs := []string{"init", proj, "--images", *images, "--classes", strings.Join(classes, ","), "--gold", filepath.Join(*out, "gold.csv"),
+		"--batch", strconv.Itoa(*batch), "--seed", strconv.FormatUint(*seed, 10), "--title", "Fashion-MNIST, synthetic annotators", "-q"}
+	if *maxPrac > 0 {
+		initArgs = append(initArgs, "--practice-max-items", strconv.Itoa(*maxPrac))
+	}
+	if err := cmd(*winnow, initArgs...); err != nil {
 		return err
 	}
 	log.Printf("init: %d images, %d classes, %.0f s", len(order), len(classes), time.Since(start).Seconds())
