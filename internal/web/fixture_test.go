@@ -128,6 +128,8 @@ func buildFixture() (*fixture, error) {
 	p, err := project.Init(context.Background(), f.dir, project.InitOptions{
 		Images: f.images, Classes: classes, Gold: filepath.Join(root, "gold.csv"),
 		Title: "Test <project>", About: xssAbout, Batch: 6, Log: io.Discard,
+		// Small pages, so the gate test has two of them.
+		PracticePageSize: 5,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("project.Init: %w", err)
