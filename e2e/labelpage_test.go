@@ -103,7 +103,40 @@ func TestLabelPageKeyboardOnly(t *testing.T) {
 			proj := webProject(t, webProjectOptions{classes: classes, perClass: 6, gold: 2, batch: n + 4, pageSize: 10, gate: "off"})
 			srv := startServe(t, proj, "e2e-admin-token")
 			b := newBrowser(t)
+			// The admin chooses up to four examples per class.
+			b.open(srv.base + "/admin?token=e2e-admin-token")
+			b.open(srv.base + "/admin/examples")
+			eval[chromedp.Void](b, `document.querySelectorAll("fieldset").forEach(f =>
+				[...f.querySelectorAll("input[type=checkbox]")].slice(0, 4).forEach(c => c.checked = true))`)
+			b.load(chromedp.Click(chromedp.CSS(`form button[type=submit]`)))
 			labelSession(b, srv.base, "Kay")
+
+			// Learn: a compact grid, and an example opens larger on click.
+			b.open(srv.base + "/learn")
+			if h := eval[int](b, `document.documentElement.scrollHeight`); h > 300+n*90 {
+				t.Errorf("the Learn page is %d px tall for %d classes", h, n)
+			}
+			b.do(chromedp.Click(chromedp.CSS(`a.zoomable`)))
+			if eval[bool](b, `document.getElementById("lightbox").hidden`) || eval[int](b, `document.querySelector("#lightbox img").getBoundingClientRect().width`) < 300 {
+				t.Error("an example did not open larger on click")
+			}
+			b.shot(fmt.Sprintf("learn-%d", n))
+			b.key(kb.Escape)
+			if !eval[bool](b, `document.getElementById("lightbox").hidden`) {
+				t.Error("Escape did not close the enlarged example")
+			}
+			b.open(srv.base + "/label")
+
+			// Help beside the image: hovering a class shows its description and examples.
+			eval[chromedp.Void](b, `document.querySelector("#classes button").dispatchEvent(new MouseEvent("mouseenter"))`)
+			b.waitFor(`!document.getElementById("tip").hidden`)
+			if tip := b.text("#tip"); !strings.Contains(tip, classes[0].about) || b.count("#tip img") == 0 {
+				t.Errorf("hover tip %q with %d images", tip, b.count("#tip img"))
+			}
+			eval[chromedp.Void](b, `document.querySelector("#classes button").dispatchEvent(new MouseEvent("mouseleave"))`)
+			if b.count("#guide li") != n || b.count("#guide li img") == 0 {
+				t.Errorf("the class guide lists %d classes with %d images", b.count("#guide li"), b.count("#guide li img"))
+			}
 
 			keys := eval[[]string](b, `[...document.querySelectorAll("#classes button")].map(b => b.dataset.key || "")`)
 			names := eval[[]string](b, `[...document.querySelectorAll("#classes button")].map(b => b.value)`)
