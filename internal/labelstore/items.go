@@ -217,10 +217,36 @@ func (s *Store) SetExamples(ctx context.Context, class string, ids []ItemID) err
 	})
 }
 
-// Examples returns the example items of a class, in the chosen order.
-func (s *Store) Examples(ctx context.Context, class string) ([]Item, error) {
-	return s.queryItems(ctx, `SELECT i.id, i.path, i.sha256, i.gold, i.role, i.label
-		FROM examples e JOIN items i ON i.id = e.item_id WHERE e.class = ? ORDER BY e.pos`, class)
+// ExamplesByClass returns every class's example items, each in the chosen
+// order, in one query: the pages that show them show every class.
+func (s *Store) ExamplesByClass(ctx context.Context) (map[string][]Item, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT e.class, i.id, i.path, i.sha256, i.gold, i.role, i.label
+		FROM examples e JOIN items i ON i.id = e.item_id ORDER BY e.class, e.pos`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]Item{}
+	for rows.Next() {
+		var class string
+		it, err := scanItem(prefixScanner{rows, &class})
+		if err != nil {
+			return nil, err
+		}
+		out[class] = append(out[class], it)
+	}
+	return out, rows.Err()
+}
+
+// prefixScanner scans leading columns into its own destinations before
+// the ones its caller passes, so scanItem reads an item after other columns.
+type prefixScanner struct {
+	r      scanner
+	prefix any
+}
+
+func (p prefixScanner) Scan(dest ...any) error {
+	return p.r.Scan(append([]any{p.prefix}, dest...)...)
 }
 
 // Import is one imported label: gold when Role is "practice" or "test",

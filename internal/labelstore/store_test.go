@@ -453,15 +453,21 @@ func TestExamplesAndPractice(t *testing.T) {
 	if err := s.SetExamples(bg, "b", []ItemID{r.Picks[2], r.Picks[0]}); err != nil {
 		t.Fatal(err)
 	}
-	ex, _ := s.Examples(bg, "b")
-	if len(ex) != 2 || ex[0].ID != r.Picks[2] || ex[1].ID != r.Picks[0] {
+	if err := s.SetExamples(bg, "a", []ItemID{r.Picks[1]}); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := s.ExamplesByClass(bg)
+	if ex := all["b"]; len(ex) != 2 || ex[0].ID != r.Picks[2] || ex[1].ID != r.Picks[0] {
 		t.Fatalf("examples %+v, want items %d, %d in that order", ex, r.Picks[2], r.Picks[0])
+	}
+	if ex := all["a"]; len(ex) != 1 || ex[0].ID != r.Picks[1] || ex[0].Path == "" {
+		t.Fatalf("examples of a: %+v, want item %d", ex, r.Picks[1])
 	}
 	if err := s.SetExamples(bg, "b", []ItemID{12345}); err == nil {
 		t.Fatal("an example naming no item was accepted")
 	}
-	if ex, _ := s.Examples(bg, "b"); len(ex) != 2 {
-		t.Fatalf("a failed SetExamples changed the examples: %+v", ex)
+	if all, _ := s.ExamplesByClass(bg); len(all["b"]) != 2 {
+		t.Fatalf("a failed SetExamples changed the examples: %+v", all["b"])
 	}
 }
 

@@ -305,13 +305,14 @@ func (s *Server) adminExamples(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
+	examples, err := s.store.ExamplesByClass(ctx)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
 	var out []exampleClass
 	for _, c := range s.p.Config().Classes {
-		chosen, err := s.store.Examples(ctx, c.Name)
-		if err != nil && !errors.Is(err, labelstore.ErrNotFound) {
-			s.internal(w, r, err)
-			return
-		}
+		chosen := examples[c.Name]
 		ec := exampleClass{Class: c}
 		seen := map[labelstore.ItemID]bool{}
 		for _, it := range chosen {

@@ -2,8 +2,8 @@ package web
 
 import (
 	"context"
-	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/winnowml/winnow/internal/labelstore"
 	"github.com/winnowml/winnow/internal/project"
@@ -19,21 +19,12 @@ const actionKeys = "bhsuxz"
 var classLetters = func() []byte {
 	var out []byte
 	for c := byte('a'); c <= 'z'; c++ {
-		if !containsByte(actionKeys, c) {
+		if strings.IndexByte(actionKeys, c) < 0 {
 			out = append(out, c)
 		}
 	}
 	return out
 }()
-
-func containsByte(s string, c byte) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return true
-		}
-	}
-	return false
-}
 
 // classKey is the key of the i-th class: 1-9, then 0 for the tenth (the
 // digit row as printed on a keyboard), then the free letters; "" once those
@@ -61,13 +52,13 @@ type classGuide struct {
 }
 
 func (s *Server) classGuides(ctx context.Context) ([]classGuide, error) {
+	ex, err := s.store.ExamplesByClass(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var out []classGuide
 	for i, c := range s.p.Config().Classes {
-		ex, err := s.store.Examples(ctx, c.Name)
-		if err != nil && !errors.Is(err, labelstore.ErrNotFound) {
-			return nil, err
-		}
-		out = append(out, classGuide{Class: c, Key: classKey(i), Examples: ex})
+		out = append(out, classGuide{Class: c, Key: classKey(i), Examples: ex[c.Name]})
 	}
 	return out, nil
 }
