@@ -321,9 +321,39 @@ func TestLabelPageKeyToNext(t *testing.T) {
 		t.Errorf("%d answers stored, want 20", n)
 	}
 	reportKeyToNext(t, "with JavaScript (shown at the key press, prefetched)", times)
-	// The server's confirmation, which the page waits for before the next answer:
-	reportKeyToNext(t, "with JavaScript: to the answer saved (fetch POST /label)",
+	defer reportKeyToNext(t, "with JavaScript: to the answer saved (fetch POST /label)",
 		eval[[]float64](b, `performance.getEntriesByName("winnow:key-to-saved").map(e => e.duration)`))
+
+	// An answer the server refuses (the round is being closed) brings its
+	// image back, says why, and stops the buttons.
+	st, err := labelstore.Open(filepath.Join(proj, "winnow.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	round, err := st.CurrentRound(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.BeginClose(context.Background(), round.ID); err != nil {
+		t.Fatal(err)
+	}
+	shown := eval[int64](b, `+document.getElementById("photo").dataset.item`)
+	b.key("b")
+	b.answer("3")
+	if got := b.text("#flash"); !strings.Contains(got, "not saved") {
+		t.Errorf("refused answer: flash %q", got)
+	}
+	if now := eval[int64](b, `+document.getElementById("photo").dataset.item`); now != shown || eval[int64](b, `+document.getElementById("item").value`) != shown {
+		t.Errorf("after a refused answer the page shows image %d, want %d back", now, shown)
+	}
+	if !eval[bool](b, `document.getElementById("bad").checked`) || !eval[bool](b, `document.querySelector("#classes button").disabled`) {
+		t.Error("after a refused answer the flag is lost or the buttons still answer")
+	}
+	if err := st.AbortClose(context.Background(), round.ID); err != nil {
+		t.Fatal(err)
+	}
+
 }
 
 func reportKeyToNext(t *testing.T, how string, ms []float64) {

@@ -110,8 +110,14 @@ func (lv *labelView) choose(want, saved int64) bool {
 	// Once Item is answered, the page shows the first unanswered item
 	// other than it: the script shows that one at once, before the server
 	// confirms, and corrects itself if the server says otherwise.
+	if lv.Item == nil {
+		return found
+	}
 	for i, e := range lv.Queue {
-		if lv.Item != nil && e.Latest == nil && e.Item.ID != lv.Item.ID && len(lv.Upcoming) < 2 {
+		if len(lv.Upcoming) == 2 {
+			break
+		}
+		if e.Latest == nil && e.Item.ID != lv.Item.ID {
 			lv.Upcoming = append(lv.Upcoming, upcoming{ID: int64(e.Item.ID), Position: i + 1})
 		}
 	}

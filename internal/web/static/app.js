@@ -40,6 +40,7 @@
     sent: false,     // plain posts: one per page load
     pressedAt: 0,
     upcoming: [],    // [{id, position}] from the server: what follows the current image
+    shown: null,     // {id, position, total, answer, bad}: the image the page shows
     images: {},      // id -> Image, prefetched
   };
 
@@ -85,8 +86,10 @@
     try { performance.measure(name, { start: start, end: end }); } catch (e) {}
   }
 
-  // showImage puts an item in the viewer and the form, with its current answer.
+  // showImage puts an item in the viewer and the form, with its current
+  // answer, and remembers it as label.shown.
   function showImage(id, position, total, answer, bad) {
+    label.shown = { id: id, position: position, total: total, answer: answer || "", bad: !!bad };
     var photo = $("photo");
     prefetch(id);
     photo.src = label.images[id].src;
@@ -95,17 +98,10 @@
     $("viewer").classList.remove("zoomed");
     $("zoom-link").href = "/img/" + id;
     $("item").value = id;
-    if (total) $("position").textContent = "Image " + position + " of " + total;
+    $("position").textContent = "Image " + position + " of " + total;
     $("current").hidden = !answer;
     $("current-answer").textContent = answer || "";
     $("bad").checked = !!bad;
-  }
-
-  // current is what the page shows now, to put back if an answer is refused.
-  function current() {
-    var pos = /Image (\d+) of (\d+)/.exec($("position").textContent) || [];
-    return { id: +$("item").value, position: +pos[1], total: +pos[2],
-      answer: $("current").hidden ? "" : $("current-answer").textContent, bad: $("bad").checked };
   }
 
   function thumb(entry, size) {
@@ -135,7 +131,9 @@
     var n = j.next, shown;
     if (guessed && guessed.id === n.id) {
       shown = guessed.painted;
-      $("position").textContent = "Image " + n.position + " of " + j.total;
+      if (n.position !== label.shown.position || j.total !== label.shown.total) {
+        showImage(n.id, n.position, j.total, n.answer, n.bad); // same image, the server's place for it
+      }
     } else {
       showImage(n.id, n.position, j.total, n.answer, n.bad);
       shown = painted();
@@ -185,7 +183,8 @@
     label.pressedAt = 0;
     label.busy = true;
     flash("");
-    var before = current(), guessed = null;
+    // The flag is the one thing changed on the page since it was shown.
+    var before = Object.assign({}, label.shown, { bad: $("bad").checked }), guessed = null;
     var g = guess && label.upcoming[0];
     if (g && label.images[g.id] && label.images[g.id].complete) {
       showImage(g.id, g.position, before.total, "", false);
@@ -208,7 +207,7 @@
 
   // refused puts back the image whose answer did not go through.
   function refused(before, msg, closed) {
-    if (+$("item").value !== before.id) showImage(before.id, before.position, before.total, before.answer, before.bad);
+    if (label.shown.id !== before.id) showImage(before.id, before.position, before.total, before.answer, before.bad);
     label.busy = false;
     unpress();
     flash(msg);
@@ -224,6 +223,9 @@
     var form = $("answer");
     if (!form || !window.fetch || !window.URLSearchParams) return;
     label.enhanced = true;
+    var photo = $("photo");
+    label.shown = { id: +photo.dataset.item, position: +photo.dataset.position, total: +$("progress").max,
+      answer: $("current").hidden ? "" : $("current-answer").textContent, bad: $("bad").checked };
     form.dataset.upcoming.split(" ").forEach(function (s) {
       var f = s.split(":");
       if (f.length === 2) { label.upcoming.push({ id: +f[0], position: +f[1] }); prefetch(+f[0]); }
