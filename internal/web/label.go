@@ -77,6 +77,10 @@ func (s *Server) labelState(r *http.Request, sess *labelstore.Session) (*labelVi
 	return lv, nil
 }
 
+// Filter reports whether the page offers the filter box: once there are
+// more classes than digit keys.
+func (lv *labelView) Filter() bool { return len(lv.Guides) > 10 }
+
 // upcoming is an item the page will likely show next.
 type upcoming struct {
 	ID       int64 `json:"id"`
