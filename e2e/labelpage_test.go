@@ -156,6 +156,9 @@ func TestLabelPageKeyboardOnly(t *testing.T) {
 					t.Errorf("the button of %s does not show its key %q", names[i], k)
 				}
 			}
+			if eval[bool](b, `document.querySelector(".keys").offsetParent === null`) {
+				t.Error("the keys line is hidden with JavaScript on")
+			}
 			// The key map lists every class key.
 			b.key("?")
 			if eval[bool](b, `document.getElementById("keymap").hidden`) {
@@ -264,6 +267,10 @@ func TestLabelPageWithoutJavaScript(t *testing.T) {
 	labelSession(b, srv.base, "Noa")
 	if eval[bool](b, `document.documentElement.classList.contains("js")`) {
 		t.Fatal("the page script ran with scripts disabled")
+	}
+	// Keys need the script: without it the page does not offer them.
+	if eval[bool](b, `document.querySelector(".keys").offsetParent !== null`) {
+		t.Error("the keys line shows without JavaScript")
 	}
 	var times []float64
 	want := map[labelstore.ItemID]string{}
